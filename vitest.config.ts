@@ -1,10 +1,9 @@
 import { defineConfig } from "vitest/config";
 
-// One run over every package and app. Unit tests live beside the code (src/**/*.test.ts);
-// integration tests against real servers live in test/**/*.int.test.ts; the end-to-end suite
-// (real nats-server + the five services as processes) is its own project so it runs alone.
+// Unit tests (src/**/*.test.ts) and integration tests against real servers (test/**/*.int.test.ts)
+// of every package and app. The end-to-end suite runs separately: vitest.e2e.config.ts.
 export default defineConfig({
   test: {
-    projects: ["packages/*", "apps/*", "test/e2e"],
+    projects: ["packages/*", "apps/*"],
   },
 });

@@ -1,1 +1,48 @@
-export {};
+export type { Bus, BusConnectOptions } from "./connect.js";
+export { connectBus } from "./connect.js";
+export type { FrameHandler, RunConsumerOptions, RunningConsumer } from "./consumer.js";
+export { runConsumer } from "./consumer.js";
+export type { DeadLettersOptions, EventDeadLetter, FrameDeadLetter } from "./dead-letter.js";
+export { DeadLetters } from "./dead-letter.js";
+export type { HandlerErrorOptions } from "./errors.js";
+export { BusError, BusErrorCode, FrameError, PoisonError, TransientError } from "./errors.js";
+export type { ChunkOptions, FrameEvent, ReceivedFrame } from "./frame.js";
+export {
+  chunkEvents,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_FRAME_EVENTS,
+  decodeFrame,
+  encodeFrame,
+  FRAME_SCHEMA,
+  frameHeaders,
+  readFrame,
+} from "./frame.js";
+export { collectorFrameId, stageFrameId } from "./frame-id.js";
+export { DlqKind, Header } from "./headers.js";
+export type { BusLogger } from "./logger.js";
+export { silentLogger } from "./logger.js";
+export type { FrameToPublish, PublishOptions } from "./publisher.js";
+export { publishFrame, publishWithRetry } from "./publisher.js";
+export { Semaphore } from "./semaphore.js";
+export type { ConsumerSpec, EnsureAction, StreamSpec, StreamSpecOptions } from "./streams.js";
+export {
+  ARCHIVE_MAX_AGE_MS,
+  DEFAULT_ARCHIVE_MAX_BYTES,
+  DEFAULT_PIPELINE_MAX_BYTES,
+  DurableName,
+  DUPLICATE_WINDOW_MS,
+  ensureConsumer,
+  ensureStreams,
+  StreamName,
+  streamName,
+  streamSpecs,
+} from "./streams.js";
+export type { SubjectWildcards } from "./subjects.js";
+export {
+  assertDatasetName,
+  createSubjects,
+  datasetOfSubject,
+  isDatasetName,
+  Stage,
+  Subjects,
+} from "./subjects.js";

@@ -1,1 +1,7 @@
-export {};
+export type { CommonEnv } from "./common-env.js";
+export { commonEnv, LogLevel } from "./common-env.js";
+export { ConfigError, ConfigErrorCode } from "./config-error.js";
+export type { EnvField } from "./fields.js";
+export { bool, DEFAULT_NATS_URL, durationMs, natsServers, port, positiveInt, text } from "./fields.js";
+export type { Env } from "./parse-env.js";
+export { parseEnv } from "./parse-env.js";

@@ -1,1 +1,11 @@
-export {};
+export type { ExitStatus } from "./children.js";
+export { freePort } from "./free-port.js";
+export { DEFAULT_TAIL_LINES, LogTail } from "./log-tail.js";
+export type { ManagedProcess, ProcessOptions } from "./managed-process.js";
+export { ProcessError, startProcess } from "./managed-process.js";
+export type { NatsServer, NatsServerOptions } from "./nats-server.js";
+export { NatsServerError, resolveNatsServerBinary, startNatsServer } from "./nats-server.js";
+export { findRepoRoot } from "./repo-root.js";
+export { uniqueName } from "./unique-name.js";
+export type { WaitForOptions } from "./wait-for.js";
+export { WaitTimeoutError, waitFor } from "./wait-for.js";

@@ -1,0 +1,30 @@
+import { bool, commonEnv, durationMs, type Env, parseEnv, port, positiveInt } from "@inlet/config";
+import { z } from "zod";
+
+const MIB = 1024 * 1024;
+
+/** The collector's environment: {@link commonEnv} plus its own keys (documented in README.md). */
+export const collectorEnv = commonEnv
+  .extend({
+    INLET_COLLECTOR_PORT: port(8080),
+    INLET_COLLECTOR_MAX_BODY_BYTES: positiveInt(8 * MIB),
+    INLET_COLLECTOR_MAX_EVENTS_PER_REQUEST: positiveInt(10_000),
+    INLET_COLLECTOR_MAX_INFLIGHT_EVENTS: positiveInt(200_000),
+    INLET_COLLECTOR_FRAME_MAX_EVENTS: positiveInt(1_000),
+    INLET_COLLECTOR_PUBLISH_TIMEOUT: durationMs(5_000),
+    INLET_COLLECTOR_RETRY_AFTER: durationMs(2_000),
+    INLET_COLLECTOR_SCHEMA_REFRESH: durationMs(30_000),
+    INLET_REGISTER_SCHEMAS: bool(true),
+  })
+  .refine((env) => env.INLET_COLLECTOR_MAX_EVENTS_PER_REQUEST <= env.INLET_COLLECTOR_MAX_INFLIGHT_EVENTS, {
+    path: ["INLET_COLLECTOR_MAX_EVENTS_PER_REQUEST"],
+    message: "expected at most INLET_COLLECTOR_MAX_INFLIGHT_EVENTS (a request must fit in flight)",
+  });
+
+/** The parsed {@link collectorEnv}. */
+export type CollectorConfig = z.output<typeof collectorEnv>;
+
+/** Reads the collector's configuration from `env`; throws ConfigError listing every problem. */
+export function loadConfig(env: Env): CollectorConfig {
+  return parseEnv(collectorEnv, env, "collector");
+}

@@ -1,0 +1,28 @@
+import { v7 as uuidv7 } from "uuid";
+
+/** The JSON property a client sets to name its event (removed before validation). */
+export const EVENT_ID_FIELD = "_event_id";
+
+/** Longest client-given event id, in characters. */
+export const MAX_EVENT_ID_LENGTH = 128;
+
+/** The event id of one event, or why the client-given one is refused. */
+export type EventIdResult = { ok: true; id: string } | { ok: false; got: unknown; message: string };
+
+/**
+ * Takes the event's id: removes `_event_id` from `event` and returns it when it is a non-empty
+ * string of at most {@link MAX_EVENT_ID_LENGTH} characters; assigns a UUIDv7 when the event has none.
+ */
+export function takeEventId(event: Record<string, unknown>): EventIdResult {
+  if (!Object.hasOwn(event, EVENT_ID_FIELD)) return { ok: true, id: uuidv7() };
+  const given = event[EVENT_ID_FIELD];
+  delete event[EVENT_ID_FIELD];
+  if (typeof given !== "string" || given.length === 0 || given.length > MAX_EVENT_ID_LENGTH) {
+    return {
+      ok: false,
+      got: given,
+      message: `${EVENT_ID_FIELD} must be a string of 1 to ${MAX_EVENT_ID_LENGTH} characters`,
+    };
+  }
+  return { ok: true, id: given };
+}

@@ -1,0 +1,67 @@
+import { HttpError, type Route, sendJson } from "@inlet/runtime";
+import { readBody } from "@inlet/runtime";
+import type { CollectorMetrics } from "./collector-metrics.js";
+import type { InflightLimiter } from "./inflight.js";
+import { type Ingestor, Transport } from "./ingest.js";
+
+/** What {@link ingestRoute} needs. */
+export interface HttpIngressDeps {
+  ingestor: Ingestor;
+  limiter: InflightLimiter;
+  metrics: CollectorMetrics;
+  /** Largest body read, in bytes (a larger one gets 413 before it is buffered). */
+  maxBodyBytes: number;
+  /** Retry-After on a 503, in seconds. */
+  retryAfterSeconds: number;
+}
+
+/**
+ * `POST /v1/events/:dataset`: a JSON object, a JSON array of objects, or NDJSON; `?results=errors`
+ * lists only the events that were not accepted. Answers with the {@link Ingestor}'s status and body.
+ */
+export function ingestRoute(deps: HttpIngressDeps): Route {
+  const { ingestor, limiter, metrics } = deps;
+  return {
+    method: "POST",
+    path: "/v1/events/:dataset",
+    handler: async (req, res, params) => {
+      if (limiter.full) {
+        // Refuse before buffering the body: that is the memory being protected.
+        metrics.request(Transport.Http, 503);
+        const message = `the collector has ${limiter.max} events in flight, its limit: retry shortly`;
+        sendJson(res, 503, { error: { code: "OVERLOADED", message } }, { "retry-after": String(deps.retryAfterSeconds) });
+        req.resume();
+        return;
+      }
+      let body: Buffer;
+      try {
+        body = await readBody(req, { limitBytes: deps.maxBodyBytes });
+      } catch (error) {
+        if (error instanceof HttpError) metrics.request(Transport.Http, error.status);
+        throw error;
+      }
+      const answer = await ingestor.handle({
+        transport: Transport.Http,
+        dataset: params.dataset ?? "",
+        body,
+        contentType: req.headers["content-type"],
+        errorsOnly: wantsErrorsOnly(req.url),
+        traceparent: single(req.headers.traceparent),
+      });
+      const headers =
+        answer.retryAfterSeconds === undefined ? undefined : { "retry-after": String(answer.retryAfterSeconds) };
+      sendJson(res, answer.status, answer.body, headers);
+    },
+  };
+}
+
+/** True when the query string says `results=errors`. */
+export function wantsErrorsOnly(url: string | undefined): boolean {
+  const query = url?.indexOf("?") ?? -1;
+  if (url === undefined || query < 0) return false;
+  return new URLSearchParams(url.slice(query + 1)).get("results") === "errors";
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,283 @@
+import { type DeadLetters, Semaphore, Stage, type Subjects } from "@inlet/bus";
+import type { RegisteredSchema } from "@inlet/schema";
+import {
+  ATTR_INLET_DATASET,
+  ATTR_INLET_STAGE,
+  type Logger,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  traceparentOfSpan,
+  withSpan,
+} from "@inlet/telemetry";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { type BodyLimits, parseBody } from "./body.js";
+import type { CollectorMetrics } from "./collector-metrics.js";
+import type { InflightLimiter } from "./inflight.js";
+import { IngestError, IngestErrorCode } from "./ingest-error.js";
+import { publishFrames } from "./publish-frames.js";
+import { buildResponse, type IngestResponse } from "./response.js";
+import { type Rejection, validateBatch } from "./validate-batch.js";
+
+/** Where a request came in. */
+export const Transport = { Http: "http", Nats: "nats" } as const;
+
+/** A {@link Transport} value. */
+export type Transport = (typeof Transport)[keyof typeof Transport];
+
+/** One ingest request, as either ingress hands it over. */
+export interface IngestRequest {
+  transport: Transport;
+  dataset: string;
+  body: Uint8Array;
+  /** `Content-Type`, when the client sent one (`application/x-ndjson` selects NDJSON). */
+  contentType: string | undefined;
+  /** List only rejected and failed events in `results`. */
+  errorsOnly: boolean;
+  /** The client's W3C `traceparent`, when it sent one. */
+  traceparent: string | undefined;
+}
+
+/** The error body of a request refused as a whole (the runtime's HTTP error shape). */
+export interface ErrorAnswer {
+  error: { code: string; message: string };
+}
+
+/** The answer to one request: HTTP status (also sent on NATS as a header), JSON body, Retry-After. */
+export interface IngestAnswer {
+  status: number;
+  body: IngestResponse | ErrorAnswer;
+  /** Seconds, on a 503. */
+  retryAfterSeconds?: number;
+}
+
+/** Where the latest schema of each dataset comes from (the {@link SchemaCache}). */
+export interface LatestSchemas {
+  latest(dataset: string): RegisteredSchema | undefined;
+  datasets(): string[];
+}
+
+/** What {@link Ingestor} needs. */
+export interface IngestorDeps {
+  js: JetStreamClient;
+  subjects: Subjects;
+  deadLetters: DeadLetters;
+  schemas: LatestSchemas;
+  limiter: InflightLimiter;
+  limits: BodyLimits;
+  maxFrameEvents: number;
+  /** Deadline of one frame publish (and of each dead letter), ms. */
+  publishTimeoutMs: number;
+  /** Retry-After sent on a 503, in seconds. */
+  retryAfterSeconds: number;
+  /** Why events cannot be taken now (e.g. no consumer reads INGEST yet), or undefined when they can. */
+  unavailable: () => string | undefined;
+  tracer: Tracer;
+  metrics: CollectorMetrics;
+  logger: Logger;
+}
+
+// Dead letters of one request published at once; the rest wait their turn.
+const DEAD_LETTER_CONCURRENCY = 64;
+// The raw text kept in the dead letter of a body that could not be split into events.
+const MAX_RAW_DEAD_LETTER_CHARS = 64 * 1024;
+
+/**
+ * The ingest path shared by HTTP and NATS: parse the body, validate and encode each event against
+ * its dataset's latest schema, dead-letter the rejected ones and publish the valid ones as frames,
+ * then answer, only once every PubAck (and every dead letter) came back.
+ */
+export class Ingestor {
+  readonly #deps: IngestorDeps;
+
+  constructor(deps: IngestorDeps) {
+    this.#deps = deps;
+  }
+
+  /** Handles one request under a SERVER span (child of the client's traceparent); never throws for a bad request. */
+  handle(request: IngestRequest): Promise<IngestAnswer> {
+    const { tracer, metrics } = this.#deps;
+    const name = request.transport === "http" ? "POST /v1/events/:dataset" : "process inlet.collect";
+    const attributes = { [ATTR_INLET_DATASET]: request.dataset, [ATTR_INLET_STAGE]: "collector", transport: request.transport };
+    const options = {
+      kind: SpanKind.SERVER,
+      attributes,
+      ...(request.traceparent === undefined ? {} : { parent: request.traceparent }),
+    };
+    return withSpan(tracer, name, options, async (span) => {
+      let answer: IngestAnswer;
+      try {
+        answer = await this.#ingest(request, traceparentOfSpan(span));
+      } catch (error) {
+        if (!(error instanceof IngestError)) throw error;
+        answer = {
+          status: error.status,
+          body: { error: { code: error.code, message: error.message } },
+          ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
+        };
+      }
+      span.setAttribute("http.response.status_code", answer.status);
+      if (answer.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      metrics.request(request.transport, answer.status);
+      return answer;
+    });
+  }
+
+  async #ingest(request: IngestRequest, traceparent: string | undefined): Promise<IngestAnswer> {
+    const d = this.#deps;
+    const { dataset } = request;
+    const schema = d.schemas.latest(dataset);
+    if (schema === undefined) {
+      const known = d.schemas.datasets().join(", ");
+      throw new IngestError(
+        IngestErrorCode.UnknownDataset,
+        `unknown dataset ${JSON.stringify(dataset)} (known: ${known === "" ? "none yet" : known})`,
+      );
+    }
+    const unavailable = d.unavailable();
+    if (unavailable !== undefined) {
+      throw new IngestError(IngestErrorCode.Unavailable, unavailable, { retryAfterSeconds: d.retryAfterSeconds });
+    }
+    if (d.limiter.full) throw this.#overloaded();
+
+    let body: ReturnType<typeof parseBody>;
+    try {
+      body = parseBody(request.body, request.contentType, d.limits);
+    } catch (error) {
+      if (error instanceof IngestError && error.code === IngestErrorCode.MalformedBody) {
+        await this.#deadLetterBody(dataset, request.body, error, traceparent);
+      }
+      throw error;
+    }
+
+    const count = body.events.length;
+    if (!d.limiter.tryAcquire(count)) throw this.#overloaded();
+    try {
+      const batch = validateBatch(body, schema, Date.now());
+      const [frames, deadLettered] = await Promise.all([
+        batch.valid.length === 0
+          ? Promise.resolve([])
+          : publishFrames(batch.valid, {
+              js: d.js,
+              tracer: d.tracer,
+              metrics: d.metrics,
+              subject: d.subjects.ingest(dataset),
+              dataset,
+              schemaId: schema.id,
+              maxFrameEvents: d.maxFrameEvents,
+              timeoutMs: d.publishTimeoutMs,
+            }),
+        this.#deadLetterEvents(dataset, batch.rejected, traceparent),
+      ]);
+
+      const failed = new Map<number, string>();
+      const duplicates = new Set<number>();
+      for (const frame of frames) {
+        for (let i = frame.start; i < frame.start + frame.count; i++) {
+          const index = batch.validIndex[i]!;
+          if (!frame.stored) failed.set(index, frame.reason);
+          else if (frame.duplicate) duplicates.add(index);
+        }
+      }
+      const rejected = new Map<number, Rejection["errors"]>();
+      for (const [index, rejection] of batch.rejected) rejected.set(index, rejection.errors);
+
+      const stored = batch.valid.length - failed.size;
+      if (stored > 0) d.metrics.accepted(dataset, stored);
+      if (rejected.size > 0) d.metrics.rejected(dataset, rejected.size);
+      if (failed.size > 0) {
+        d.metrics.failed(dataset, failed.size);
+        d.logger.warn({ dataset, failed: failed.size, reason: failed.values().next().value }, "frames not stored");
+      }
+      if (duplicates.size > 0) d.metrics.duplicates(dataset, duplicates.size);
+
+      const built = buildResponse({ ids: batch.ids, rejected, failed, duplicates }, request.errorsOnly);
+      if (deadLettered !== undefined && built.status < 500) {
+        // The rejected events are not in the DLQ yet: the client must send them again.
+        return {
+          status: 503,
+          body: { ...built.body, error: `rejected events could not be dead-lettered (${deadLettered}): retry the request` },
+          retryAfterSeconds: d.retryAfterSeconds,
+        };
+      }
+      return built.status === 503 ? { ...built, retryAfterSeconds: d.retryAfterSeconds } : built;
+    } finally {
+      d.limiter.release(count);
+    }
+  }
+
+  #overloaded(): IngestError {
+    return new IngestError(
+      IngestErrorCode.Overloaded,
+      `the collector has ${this.#deps.limiter.max} events in flight, its limit: retry shortly`,
+      { retryAfterSeconds: this.#deps.retryAfterSeconds },
+    );
+  }
+
+  /** Dead-letters every rejected event; resolves with why it failed, or undefined when all were stored. */
+  async #deadLetterEvents(
+    dataset: string,
+    rejected: ReadonlyMap<number, Rejection>,
+    traceparent: string | undefined,
+  ): Promise<string | undefined> {
+    if (rejected.size === 0) return undefined;
+    const { deadLetters, logger } = this.#deps;
+    const slots = new Semaphore(DEAD_LETTER_CONCURRENCY);
+    let failure: string | undefined;
+    const publishes: Promise<void>[] = [];
+    for (const rejection of rejected.values()) {
+      await slots.acquire();
+      const first = rejection.errors[0];
+      publishes.push(
+        deadLetters
+          .event({
+            stage: Stage.Collector,
+            dataset,
+            code: rejection.code,
+            reason: rejection.errors.map((e) => e.message).join("; "),
+            ...(first === undefined ? {} : { field: first.field, expected: first.expected, got: first.got }),
+            ...(rejection.id === undefined ? {} : { eventId: rejection.id }),
+            event: rejection.event,
+            ...(traceparent === undefined ? {} : { traceparent }),
+          })
+          .then(
+            () => undefined,
+            (error: unknown) => {
+              failure ??= error instanceof Error ? error.message : String(error);
+            },
+          )
+          .finally(() => slots.release()),
+      );
+    }
+    await Promise.all(publishes);
+    if (failure !== undefined) logger.error({ dataset, reason: failure }, "dead letters not stored");
+    return failure;
+  }
+
+  /** One dead letter for a body that could not be split into events: the raw text, cut to a bound. */
+  async #deadLetterBody(
+    dataset: string,
+    bytes: Uint8Array,
+    error: IngestError,
+    traceparent: string | undefined,
+  ): Promise<void> {
+    const { deadLetters, logger } = this.#deps;
+    const raw = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, MAX_RAW_DEAD_LETTER_CHARS * 4))
+      .toString("utf8")
+      .slice(0, MAX_RAW_DEAD_LETTER_CHARS);
+    try {
+      await deadLetters.event({
+        stage: Stage.Collector,
+        dataset,
+        code: error.code,
+        reason: `dataset ${JSON.stringify(dataset)}: ${error.message}`,
+        event: raw,
+        ...(traceparent === undefined ? {} : { traceparent }),
+      });
+      this.#deps.metrics.rejected(dataset, 1);
+    } catch (failure) {
+      // The client is told 400 either way; a missing dead letter only loses the copy of a bad body.
+      logger.error({ err: failure, dataset }, "dead letter of a malformed body not stored");
+    }
+  }
+}

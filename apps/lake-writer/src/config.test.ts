@@ -1,0 +1,56 @@
+import { ConfigError } from "@inlet/config";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "./config.js";
+
+describe("loadConfig", () => {
+  it("has defaults for every writer setting", () => {
+    const config = loadConfig({});
+    expect(config.INLET_HTTP_PORT).toBe(8084);
+    expect(config.INLET_WRITER_DATASETS).toBeUndefined();
+    expect(config.INLET_WRITER_MAX_ROWS).toBe(100_000);
+    expect(config.INLET_WRITER_MAX_BYTES).toBe(64 * 1024 * 1024);
+    expect(config.INLET_WRITER_FLUSH_MS).toBe(5_000);
+    expect(config.INLET_WRITER_ACK_WAIT_MS).toBe(30_000);
+    expect(config.INLET_WRITER_MAX_ACK_PENDING).toBe(2_000);
+    expect(config.INLET_RAW_ENABLED).toBe(true);
+  });
+
+  it("derives the ack wait from a long flush interval", () => {
+    expect(loadConfig({ INLET_WRITER_FLUSH_MS: "20s" }).INLET_WRITER_ACK_WAIT_MS).toBe(80_000);
+  });
+
+  it("reads a dataset split and explicit bounds", () => {
+    const config = loadConfig({
+      INLET_WRITER_DATASETS: "clicks, transactions",
+      INLET_WRITER_MAX_ROWS: "5000",
+      INLET_WRITER_FLUSH_MS: "250ms",
+      INLET_WRITER_ACK_WAIT_MS: "2s",
+      INLET_RAW_ENABLED: "false",
+    });
+    expect(config.INLET_WRITER_DATASETS).toEqual(["clicks", "transactions"]);
+    expect(config.INLET_WRITER_MAX_ROWS).toBe(5000);
+    expect(config.INLET_WRITER_FLUSH_MS).toBe(250);
+    expect(config.INLET_WRITER_ACK_WAIT_MS).toBe(2000);
+    expect(config.INLET_RAW_ENABLED).toBe(false);
+  });
+
+  it("lists every bad key at once", () => {
+    let error: unknown;
+    try {
+      loadConfig({ INLET_WRITER_DATASETS: "Clicks", INLET_WRITER_MAX_ROWS: "0" });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.map((p) => p.split(":")[0])).toEqual([
+      "INLET_WRITER_DATASETS",
+      "INLET_WRITER_MAX_ROWS",
+    ]);
+  });
+
+  it("refuses an ack wait shorter than two flush intervals", () => {
+    expect(() => loadConfig({ INLET_WRITER_FLUSH_MS: "5s", INLET_WRITER_ACK_WAIT_MS: "6s" })).toThrow(
+      /INLET_WRITER_ACK_WAIT_MS: expected an ack wait of at least twice INLET_WRITER_FLUSH_MS/,
+    );
+  });
+});

@@ -1,0 +1,48 @@
+import type { types } from "avsc";
+import { describeField, type FieldShape } from "./field-shape.js";
+import { PipelineError, PipelineErrorCode } from "./pipeline-error.js";
+
+/** Looks up `name` in `record` or throws a {@link PipelineError} naming the dataset, field and rule. */
+export function requireField(
+  record: types.RecordType,
+  name: string,
+  dataset: string,
+  op: string,
+): FieldShape {
+  const field = describeField(record, name);
+  if (field === undefined) {
+    const known = record.fields.map((f) => f.name).join(", ");
+    throw new PipelineError(
+      `dataset "${dataset}": rule "${op}" names field "${name}", which is not in the schema (fields: ${known})`,
+      PipelineErrorCode.UnknownField,
+    );
+  }
+  return field;
+}
+
+/** Throws a {@link PipelineError} unless `value` is valid for the field's Avro type. */
+export function requireValid(field: FieldShape, value: unknown, dataset: string, op: string): void {
+  if (!field.type.isValid(value)) {
+    throw mismatch(dataset, field, op, `a value of type ${describeType(field)}`, value);
+  }
+}
+
+/** Builds the error for a rule whose value or result does not fit the field's type. */
+export function mismatch(
+  dataset: string,
+  field: FieldShape,
+  op: string,
+  needs: string,
+  got?: unknown,
+): PipelineError {
+  const gotText = got === undefined ? "" : `, got ${JSON.stringify(got)}`;
+  return new PipelineError(
+    `dataset "${dataset}": rule "${op}" on field "${field.name}" (${describeType(field)}) needs ${needs}${gotText}`,
+    PipelineErrorCode.TypeMismatch,
+  );
+}
+
+/** The field's type for messages: `double`, `string or null`. */
+export function describeType(field: FieldShape): string {
+  return field.nullable ? `${field.typeName} or null` : field.typeName;
+}

@@ -1,0 +1,126 @@
+import { createHash } from "node:crypto";
+import type { types } from "avsc";
+import type { EventRecord, Mutator } from "./event-record.js";
+import { FieldKind, type FieldShape, isNumeric } from "./field-shape.js";
+import type { Transform } from "./pipeline-config.js";
+import { mismatch, requireField, requireValid } from "./rule-checks.js";
+import { TransformError } from "./transform-error.js";
+
+const INT32_MIN = -2_147_483_648;
+const INT32_MAX = 2_147_483_647;
+
+/**
+ * Compiles `transform` for `record` (dataset `dataset`) into a mutator. Null values pass every
+ * transform unchanged except `set` and `default`. Throws {@link PipelineError} when the field is
+ * unknown or the transform's result does not fit the field's type; the mutator throws
+ * {@link TransformError} for a value it cannot handle (e.g. an int overflow).
+ */
+export function compileTransform(transform: Transform, record: types.RecordType, dataset: string): Mutator {
+  const field = requireField(record, transform.field, dataset, transform.op);
+  const name = field.name;
+  switch (transform.op) {
+    case "lowercase":
+    case "uppercase":
+    case "trim":
+    case "hash": {
+      if (field.kind !== FieldKind.String) throw mismatch(dataset, field, transform.op, "a string field");
+      const change = STRING_OPS[transform.op];
+      return (e) => {
+        const v = e[name];
+        if (typeof v === "string") e[name] = change(v);
+      };
+    }
+    case "round": {
+      requireNumeric(field, dataset, transform.op);
+      const factor = 10 ** transform.digits;
+      return (e) => {
+        const v = e[name];
+        if (typeof v === "number") e[name] = round(v, factor);
+      };
+    }
+    case "clamp": {
+      requireNumeric(field, dataset, transform.op);
+      const { min, max } = transform;
+      if (field.kind === FieldKind.Integer && !(Number.isInteger(min) && Number.isInteger(max))) {
+        throw mismatch(dataset, field, transform.op, "integer bounds", [min, max]);
+      }
+      return (e) => {
+        const v = e[name];
+        if (typeof v === "number") e[name] = Math.min(Math.max(v, min), max);
+      };
+    }
+    case "scale": {
+      requireNumeric(field, dataset, transform.op);
+      const { multiply, add } = transform;
+      if (field.kind !== FieldKind.Integer) {
+        return (e) => {
+          const v = e[name];
+          if (typeof v === "number") e[name] = v * multiply + add;
+        };
+      }
+      if (!(Number.isInteger(multiply) && Number.isInteger(add))) {
+        throw mismatch(dataset, field, transform.op, "integer multiply and add", [multiply, add]);
+      }
+      const [low, high] = field.int32
+        ? [INT32_MIN, INT32_MAX]
+        : [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
+      return (e) => {
+        const v = e[name];
+        if (typeof v !== "number") return;
+        const scaled = v * multiply + add;
+        if (scaled < low || scaled > high)
+          throw new TransformError(dataset, name, `${field.typeName} after scale`, String(scaled));
+        e[name] = scaled;
+      };
+    }
+    case "set": {
+      const value = transform.value;
+      requireValid(field, value, dataset, transform.op);
+      return (e) => {
+        e[name] = value;
+      };
+    }
+    case "default": {
+      const value = transform.value;
+      requireValid(field, value, dataset, transform.op);
+      return (e) => {
+        if (e[name] === null || e[name] === undefined) e[name] = value;
+      };
+    }
+  }
+}
+
+/** Compiles transforms that run in order; an empty list does nothing. */
+export function compileTransforms(
+  transforms: readonly Transform[],
+  record: types.RecordType,
+  dataset: string,
+): Mutator {
+  const mutators = transforms.map((t) => compileTransform(t, record, dataset));
+  if (mutators.length === 0) return () => {};
+  if (mutators.length === 1) return mutators[0]!;
+  return (e: EventRecord) => {
+    for (const m of mutators) m(e);
+  };
+}
+
+const STRING_OPS = {
+  lowercase: (v: string) => v.toLowerCase(),
+  uppercase: (v: string) => v.toUpperCase(),
+  trim: (v: string) => v.trim(),
+  hash: (v: string) => createHash("sha256").update(v, "utf8").digest("hex"),
+} as const;
+
+/**
+ * Rounds half away from zero to `factor` = 10^digits. The (1 + EPSILON) nudge makes decimal
+ * halves that binary floating point stores a hair low (1.005) round up, as people expect.
+ */
+export function round(value: number, factor: number): number {
+  if (!Number.isFinite(value)) return value;
+  const rounded = Math.round(Math.abs(value) * factor * (1 + Number.EPSILON)) / factor;
+  return value < 0 && rounded !== 0 ? -rounded : rounded;
+}
+
+function requireNumeric(field: FieldShape, dataset: string, op: string): void {
+  if (!isNumeric(field.kind)) throw mismatch(dataset, field, op, "a numeric field");
+}

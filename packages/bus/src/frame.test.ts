@@ -1,0 +1,106 @@
+import avsc from "avsc";
+import { describe, expect, it } from "vitest";
+import { BusErrorCode, FrameError } from "./errors.js";
+import {
+  chunkEvents,
+  DEFAULT_MAX_FRAME_BYTES,
+  decodeFrame,
+  encodeFrame,
+  FRAME_SCHEMA,
+  type FrameEvent,
+  frameHeaders,
+} from "./frame.js";
+
+const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
+
+function event(i: number, payloadBytes = 8): FrameEvent {
+  return { id: `evt-${i}`, ingestedAt: 1_767_225_600_000 + i, payload: new Uint8Array(payloadBytes).fill(i % 256) };
+}
+
+function plain(events: FrameEvent[]): Array<{ id: string; ingestedAt: number; payload: number[] }> {
+  return events.map((e) => ({ id: e.id, ingestedAt: e.ingestedAt, payload: [...e.payload] }));
+}
+
+describe("encodeFrame / decodeFrame", () => {
+  it("round-trips events, including empty payloads and non-ASCII ids", () => {
+    const events = [event(1), { id: "é-ü-✓", ingestedAt: 0, payload: bytes() }, event(3, 1_000)];
+    expect(plain(decodeFrame(encodeFrame(events)))).toEqual(plain(events));
+  });
+
+  it("writes exactly the Avro binary of the contract's schema", () => {
+    const events = [event(1), event(2)];
+    const type = avsc.Type.forSchema(FRAME_SCHEMA as unknown as avsc.Schema);
+    const decoded = type.fromBuffer(Buffer.from(encodeFrame(events))) as { events: FrameEvent[] };
+    expect(plain(decoded.events)).toEqual(plain(events));
+  });
+
+  it("reads arrays written in several blocks, with and without block sizes", () => {
+    // A one-event frame is [count 1][event][end 0]; take the event's bytes out of it.
+    const item = (e: FrameEvent): number[] => [...encodeFrame([e])].slice(1, -1);
+    const a = item(event(1));
+    const b = item(event(2));
+    // Block of -1 item (zigzag 0x01) followed by its byte size, then a block of 1 (0x02), then 0.
+    const body = bytes(0x01, a.length * 2, ...a, 0x02, ...b, 0x00);
+    expect(plain(decodeFrame(body))).toEqual(plain([event(1), event(2)]));
+  });
+
+  it.each([
+    ["an empty body", bytes()],
+    ["a truncated event", encodeFrame([event(1)]).slice(0, 6)],
+    ["trailing bytes", bytes(...encodeFrame([event(1)]), 0x07)],
+    // avsc itself would loop on these until the heap runs out.
+    ["a block claiming 100 million events", bytes(0x80, 0x84, 0xaf, 0x5f, 0x00)],
+    ["a block claiming 2^40 events", bytes(0x80, 0x80, 0x80, 0x80, 0x80, 0x40, 0x00)],
+    ["a varint that never ends", new Uint8Array(20).fill(0xff)],
+    ["text", new TextEncoder().encode('{"not":"avro"}')],
+  ])("refuses %s as BAD_FRAME", (_name, body) => {
+    expect(() => decodeFrame(body)).toThrow(expect.objectContaining({ name: "FrameError", code: "BAD_FRAME" }));
+  });
+});
+
+describe("chunkEvents", () => {
+  it("splits by event count, keeping order", () => {
+    const events = Array.from({ length: 2_500 }, (_, i) => event(i));
+    const chunks = chunkEvents(events);
+    expect(chunks.map((c) => c.length)).toEqual([1_000, 1_000, 500]);
+    expect(chunks.flat()).toEqual(events);
+  });
+
+  it("splits by bytes so every encoded frame fits maxBytes", () => {
+    const events = Array.from({ length: 300 }, (_, i) => event(i, 10_000 + i));
+    const chunks = chunkEvents(events, { maxBytes: 100_000 });
+    expect(chunks.length).toBeGreaterThan(30);
+    for (const chunk of chunks) expect(encodeFrame(chunk).byteLength).toBeLessThanOrEqual(100_000);
+    expect(chunks.flat()).toEqual(events);
+  });
+
+  it("keeps default frames under the server's 1 MiB max payload", () => {
+    const events = Array.from({ length: 200 }, (_, i) => event(i, 50_000));
+    for (const chunk of chunkEvents(events)) {
+      expect(encodeFrame(chunk).byteLength).toBeLessThanOrEqual(DEFAULT_MAX_FRAME_BYTES);
+    }
+  });
+
+  it("refuses an event too large for any frame", () => {
+    const huge = event(1, 200);
+    expect(() => chunkEvents([event(0), huge], { maxBytes: 100 })).toThrow(FrameError);
+    expect(() => chunkEvents([huge], { maxBytes: 100 })).toThrow(
+      expect.objectContaining({ code: BusErrorCode.EventTooLarge }),
+    );
+  });
+
+  it("returns no chunks for no events", () => {
+    expect(chunkEvents([])).toEqual([]);
+  });
+});
+
+describe("frameHeaders", () => {
+  it("sets the frame headers of the contract", () => {
+    const h = frameHeaders({ msgId: "clicks:abc", schemaId: "clicks@2", count: 3, traceparent: "00-a-b-01" });
+    expect(h.get("Nats-Msg-Id")).toBe("clicks:abc");
+    expect(h.get("Inlet-Schema")).toBe("clicks@2");
+    expect(h.get("Inlet-Count")).toBe("3");
+    expect(h.get("traceparent")).toBe("00-a-b-01");
+    expect(frameHeaders({ msgId: "x", schemaId: "clicks@1", count: 0 }).has("traceparent")).toBe(false);
+  });
+});

@@ -1,0 +1,242 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import { headers as createHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import avsc from "avsc";
+import { BusErrorCode, FrameError } from "./errors.js";
+import { Header } from "./headers.js";
+import { datasetOfSubject } from "./subjects.js";
+
+/** The Avro schema of a frame's body (docs/contracts.md). */
+export const FRAME_SCHEMA = {
+  type: "record",
+  name: "Frame",
+  namespace: "inlet",
+  fields: [
+    {
+      name: "events",
+      type: {
+        type: "array",
+        items: {
+          type: "record",
+          name: "FrameEvent",
+          fields: [
+            { name: "id", type: "string" },
+            { name: "ingestedAt", type: "long" },
+            { name: "payload", type: "bytes" },
+          ],
+        },
+      },
+    },
+  ],
+} as const;
+
+/** One event in a frame: its id, when the collector accepted it (ms since the epoch), its Avro payload. */
+export interface FrameEvent {
+  id: string;
+  ingestedAt: number;
+  payload: Uint8Array;
+}
+
+/** Default most events per frame. */
+export const DEFAULT_MAX_FRAME_EVENTS = 1_000;
+/** Default most body bytes per frame: 900,000, leaving room for headers under the 1 MiB max payload. */
+export const DEFAULT_MAX_FRAME_BYTES = 900_000;
+
+const frameType = avsc.Type.forSchema(FRAME_SCHEMA as unknown as avsc.Schema);
+
+/** Encodes events into a frame body (Avro binary of {@link FRAME_SCHEMA}). */
+export function encodeFrame(events: readonly FrameEvent[]): Uint8Array {
+  return frameType.toBuffer({
+    events: events.map((e) => ({ id: e.id, ingestedAt: e.ingestedAt, payload: asBuffer(e.payload) })),
+  });
+}
+
+/**
+ * Decodes a frame body. Throws {@link FrameError} (BAD_FRAME) on anything malformed. The payloads
+ * are views into `bytes`, not copies.
+ */
+export function decodeFrame(bytes: Uint8Array): FrameEvent[] {
+  // Read by hand, not with avsc: avsc trusts an array's block count, so garbage claiming 2^40
+  // items would loop until memory runs out. Here every length is checked against what is left.
+  return new FrameReader(asBuffer(bytes)).read();
+}
+
+/** Options of {@link chunkEvents}. */
+export interface ChunkOptions {
+  /** Most events per frame (default 1,000). */
+  maxEvents?: number;
+  /** Most body bytes per frame (default 900,000). */
+  maxBytes?: number;
+}
+
+// Upper bound of the Avro overhead around one event (three varints) and around a frame (block count, end).
+const EVENT_OVERHEAD = 25;
+const FRAME_OVERHEAD = 16;
+
+/**
+ * Splits events, in order, into groups that each fit one frame. Throws {@link FrameError}
+ * (EVENT_TOO_LARGE) when a single event cannot fit any frame.
+ */
+export function chunkEvents(events: readonly FrameEvent[], options: ChunkOptions = {}): FrameEvent[][] {
+  const maxEvents = options.maxEvents ?? DEFAULT_MAX_FRAME_EVENTS;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const chunks: FrameEvent[][] = [];
+  let current: FrameEvent[] = [];
+  let size = FRAME_OVERHEAD;
+  for (const event of events) {
+    const eventSize = Buffer.byteLength(event.id) + event.payload.byteLength + EVENT_OVERHEAD;
+    if (eventSize + FRAME_OVERHEAD > maxBytes) {
+      throw new FrameError(
+        `event ${event.id} is ${event.payload.byteLength} bytes, more than a frame can carry (${maxBytes} bytes)`,
+        BusErrorCode.EventTooLarge,
+      );
+    }
+    if (current.length > 0 && (current.length >= maxEvents || size + eventSize > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      size = FRAME_OVERHEAD;
+    }
+    current.push(event);
+    size += eventSize;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** The headers of a frame: `Nats-Msg-Id`, `Inlet-Schema`, `Inlet-Count`, and `traceparent` when given. */
+export function frameHeaders(frame: { msgId: string; schemaId: string; count: number; traceparent?: string }): MsgHdrs {
+  const h = createHeaders();
+  h.set(Header.MsgId, frame.msgId);
+  h.set(Header.Schema, frame.schemaId);
+  h.set(Header.Count, String(frame.count));
+  if (frame.traceparent !== undefined && frame.traceparent !== "") h.set(Header.Traceparent, frame.traceparent);
+  return h;
+}
+
+/** A frame as read from a stream. */
+export interface ReceivedFrame {
+  /** The dataset, from the subject's last token. */
+  dataset: string;
+  /** `Inlet-Schema`, e.g. `clicks@1`. */
+  schemaId: string;
+  /** `traceparent`, when the producer sent one. */
+  traceparent: string | undefined;
+  /** `Nats-Msg-Id`, when the producer sent one. */
+  msgId: string | undefined;
+  events: FrameEvent[];
+  subject: string;
+  /** Stream sequence. */
+  seq: number;
+  /** 1 on the first delivery. */
+  deliveryCount: number;
+}
+
+const SCHEMA_ID = /^([a-z][a-z0-9_]*)@([1-9][0-9]*)$/;
+
+/**
+ * Reads a frame from a JetStream message, checking its headers against its body. Throws
+ * {@link FrameError} (BAD_FRAME) when it is not a valid frame: a poison message, to dead-letter.
+ */
+export function readFrame(msg: JsMsg): ReceivedFrame {
+  const dataset = datasetOfSubject(msg.subject);
+  if (dataset === undefined) throw badFrame(msg, "the subject does not end in a dataset name");
+  const schemaId = msg.headers?.get(Header.Schema) ?? "";
+  const schemaDataset = SCHEMA_ID.exec(schemaId)?.[1];
+  if (schemaDataset === undefined) throw badFrame(msg, `bad ${Header.Schema} header ${JSON.stringify(schemaId)}`);
+  if (schemaDataset !== dataset) throw badFrame(msg, `schema ${schemaId} is not of dataset ${dataset}`);
+  const countHeader = msg.headers?.get(Header.Count) ?? "";
+  const count = /^[0-9]+$/.test(countHeader) ? Number(countHeader) : Number.NaN;
+  if (Number.isNaN(count)) throw badFrame(msg, `bad ${Header.Count} header ${JSON.stringify(countHeader)}`);
+  let events: FrameEvent[];
+  try {
+    events = decodeFrame(msg.data);
+  } catch (err) {
+    throw badFrame(msg, err instanceof Error ? err.message : String(err), err);
+  }
+  if (events.length !== count) throw badFrame(msg, `${Header.Count} says ${count} events, the body has ${events.length}`);
+  return {
+    dataset,
+    schemaId,
+    traceparent: nonEmpty(msg.headers?.get(Header.Traceparent)),
+    msgId: nonEmpty(msg.headers?.get(Header.MsgId)),
+    events,
+    subject: msg.subject,
+    seq: msg.seq,
+    deliveryCount: msg.info.deliveryCount,
+  };
+}
+
+function badFrame(msg: JsMsg, why: string, cause?: unknown): FrameError {
+  return new FrameError(`bad frame on ${msg.subject} (seq ${msg.seq}): ${why}`, BusErrorCode.BadFrame, { cause });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+// The smallest encoded event: empty id (1 byte), ingestedAt (1 byte), empty payload (1 byte).
+const MIN_EVENT_BYTES = 3;
+
+/** A bounds-checked reader of the frame's Avro binary. */
+class FrameReader {
+  readonly #buf: Buffer;
+  #pos = 0;
+
+  constructor(buf: Buffer) {
+    this.#buf = buf;
+  }
+
+  read(): FrameEvent[] {
+    const events: FrameEvent[] = [];
+    for (;;) {
+      let count = this.#long();
+      if (count === 0) break;
+      if (count < 0) {
+        // A negative count is followed by the block's size in bytes.
+        count = -count;
+        this.#long();
+      }
+      if (count > (this.#buf.length - this.#pos) / MIN_EVENT_BYTES) {
+        throw new FrameError(`array block of ${count} events cannot fit the frame`, BusErrorCode.BadFrame);
+      }
+      for (let i = 0; i < count; i++) {
+        const id = this.#bytes().toString("utf8");
+        const ingestedAt = this.#long();
+        events.push({ id, ingestedAt, payload: this.#bytes() });
+      }
+    }
+    if (this.#pos !== this.#buf.length) {
+      throw new FrameError(`${this.#buf.length - this.#pos} bytes after the frame`, BusErrorCode.BadFrame);
+    }
+    return events;
+  }
+
+  // A zigzag varint, as a safe integer.
+  #long(): number {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      if (this.#pos >= this.#buf.length) throw new FrameError("truncated frame", BusErrorCode.BadFrame);
+      const b = this.#buf[this.#pos++]!;
+      n += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) break;
+      scale *= 128;
+      if (scale > 2 ** 56) throw new FrameError("varint too long", BusErrorCode.BadFrame);
+    }
+    if (n > Number.MAX_SAFE_INTEGER) throw new FrameError("long out of safe integer range", BusErrorCode.BadFrame);
+    return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+  }
+
+  #bytes(): Buffer {
+    const length = this.#long();
+    if (length < 0 || length > this.#buf.length - this.#pos) {
+      throw new FrameError(`bytes of length ${length} overrun the frame`, BusErrorCode.BadFrame);
+    }
+    const start = this.#pos;
+    this.#pos += length;
+    return this.#buf.subarray(start, this.#pos);
+  }
+}

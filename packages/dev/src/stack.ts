@@ -1,0 +1,209 @@
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { type ExitStatus, type ManagedProcess, startProcess } from "@inlet/testing";
+
+/** The five services, in flow order: started in this order, stopped in this order. */
+export const ServiceName = {
+  Collector: "collector",
+  Processor: "processor",
+  Enricher: "enricher",
+  LakeWriter: "lake-writer",
+  Query: "query",
+} as const;
+export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
+
+/** Flow order: upstream first. */
+export const SERVICE_ORDER: readonly ServiceName[] = [
+  ServiceName.Collector,
+  ServiceName.Processor,
+  ServiceName.Enricher,
+  ServiceName.LakeWriter,
+  ServiceName.Query,
+];
+
+/** Ports of one stack; the defaults are what `./inlet up` uses. */
+export interface StackPorts {
+  nats: number;
+  natsMonitor: number;
+  collector: number;
+  processor: number;
+  enricher: number;
+  lakeWriter: number;
+  query: number;
+}
+
+/** Default ports: NATS 4222 (monitor 8222), collector 8080, query 8082, the rest 809x. */
+export const DEFAULT_PORTS: StackPorts = {
+  nats: 4222,
+  natsMonitor: 8222,
+  collector: 8080,
+  processor: 8091,
+  enricher: 8092,
+  lakeWriter: 8093,
+  query: 8082,
+};
+
+/** How to start a stack. */
+export interface StackOptions {
+  /** The repository root (holds apps/, config/, infra/). */
+  rootDir: string;
+  /** Where nats-server keeps JetStream data (default `<rootDir>/.inlet/nats`). */
+  natsStoreDir?: string;
+  /** The lake directory (default `<rootDir>/lake`). */
+  lakeDir?: string;
+  /** Config directory with datasets, pipeline and enrichment (default `<rootDir>/config`). */
+  configDir?: string;
+  ports?: Partial<StackPorts>;
+  /** Extra environment for every service (e.g. flush interval). */
+  env?: Record<string, string>;
+  /** Extra environment per service. */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** nats-server binary (default `$INLET_NATS_SERVER` or `<rootDir>/.tools/nats/nats-server`). */
+  natsServer?: string;
+}
+
+/** A running stack: nats-server and the five services as separate processes. */
+export interface Stack {
+  readonly natsUrl: string;
+  readonly collectorUrl: string;
+  readonly queryUrl: string;
+  readonly ports: StackPorts;
+  readonly lakeDir: string;
+  /** The process of a service (or "nats"). */
+  process(name: ServiceName | "nats"): ManagedProcess;
+  /** The HTTP base URL of a service (health, metrics). */
+  url(name: ServiceName): string;
+  /** Starts a stopped (or killed) service again and waits until it is ready. */
+  start(name: ServiceName | "nats"): Promise<void>;
+  /** Stops one service with SIGTERM (SIGKILL after the timeout); resolves with how it exited. */
+  stopService(name: ServiceName | "nats"): Promise<ExitStatus | undefined>;
+  /** Stops every service in flow order, then nats-server. */
+  stop(): Promise<void>;
+}
+
+/** Starts nats-server and then each service in flow order, each waited on until /readyz says so. */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const rootDir = resolve(options.rootDir);
+  const ports: StackPorts = { ...DEFAULT_PORTS, ...options.ports };
+  const lakeDir = resolve(options.lakeDir ?? join(rootDir, "lake"));
+  const configDir = resolve(options.configDir ?? join(rootDir, "config"));
+  const natsStoreDir = resolve(options.natsStoreDir ?? join(rootDir, ".inlet", "nats"));
+  const natsServer =
+    options.natsServer ?? process.env.INLET_NATS_SERVER ?? join(rootDir, ".tools", "nats", "nats-server");
+  await mkdir(natsStoreDir, { recursive: true });
+  await mkdir(lakeDir, { recursive: true });
+
+  const natsUrl = `nats://127.0.0.1:${ports.nats}`;
+  const servicePort: Record<ServiceName, number> = {
+    collector: ports.collector,
+    processor: ports.processor,
+    enricher: ports.enricher,
+    "lake-writer": ports.lakeWriter,
+    query: ports.query,
+  };
+  const url = (name: ServiceName) => `http://127.0.0.1:${servicePort[name]}`;
+
+  const common: Record<string, string> = {
+    INLET_NATS_URL: natsUrl,
+    INLET_CONFIG_DIR: configDir,
+    INLET_LAKE_DIR: lakeDir,
+    INLET_COLLECTOR_PORT: String(ports.collector),
+    INLET_PROCESSOR_PORT: String(ports.processor),
+    INLET_ENRICHER_PORT: String(ports.enricher),
+    INLET_LAKE_WRITER_PORT: String(ports.lakeWriter),
+    INLET_QUERY_PORT: String(ports.query),
+    ...options.env,
+  };
+
+  const spawners: Record<ServiceName | "nats", () => Promise<ManagedProcess>> = {
+    nats: () =>
+      launch(
+        "nats",
+        natsServer,
+        [
+          "-c",
+          join(rootDir, "infra", "nats", "single.conf"),
+          "-a",
+          "127.0.0.1",
+          "-p",
+          String(ports.nats),
+          "-m",
+          String(ports.natsMonitor),
+          "-sd",
+          natsStoreDir,
+        ],
+        {},
+        `http://127.0.0.1:${ports.natsMonitor}/healthz?js-enabled-only=true`,
+      ),
+    collector: () => launchService("collector"),
+    processor: () => launchService("processor"),
+    enricher: () => launchService("enricher"),
+    "lake-writer": () => launchService("lake-writer"),
+    query: () => launchService("query"),
+  };
+
+  async function launch(
+    name: string,
+    command: string,
+    args: string[],
+    env: Record<string, string>,
+    readyUrl: string,
+  ): Promise<ManagedProcess> {
+    const proc = await startProcess(name, {
+      command,
+      args,
+      cwd: rootDir,
+      env,
+      readyUrl,
+      readyTimeoutMs: 60_000,
+    });
+    await proc.waitReady();
+    return proc;
+  }
+
+  function launchService(name: ServiceName): Promise<ManagedProcess> {
+    return launch(
+      name,
+      process.execPath,
+      ["--enable-source-maps", join(rootDir, "apps", name, "dist", "main.js")],
+      { ...common, ...options.serviceEnv?.[name] },
+      `${url(name)}/readyz`,
+    );
+  }
+
+  const running = new Map<ServiceName | "nats", ManagedProcess>();
+  const start = async (name: ServiceName | "nats") => {
+    const proc = await spawners[name]();
+    running.set(name, proc);
+  };
+  const stopService = async (name: ServiceName | "nats") => running.get(name)?.stop();
+
+  try {
+    await start("nats");
+    for (const name of SERVICE_ORDER) await start(name);
+  } catch (err) {
+    for (const name of [...SERVICE_ORDER].reverse()) await stopService(name).catch(() => {});
+    await stopService("nats").catch(() => {});
+    throw err;
+  }
+
+  return {
+    natsUrl,
+    collectorUrl: url("collector"),
+    queryUrl: url("query"),
+    ports,
+    lakeDir,
+    url,
+    process(name) {
+      const proc = running.get(name);
+      if (!proc) throw new Error(`${name} was never started`);
+      return proc;
+    },
+    start,
+    stopService,
+    async stop() {
+      for (const name of SERVICE_ORDER) await stopService(name).catch(() => {});
+      await stopService("nats");
+    },
+  };
+}

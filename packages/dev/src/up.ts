@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// `./inlet up`: nats-server, the five services and a demo producer on one machine, a live status
+// line, and an ordered stop on Ctrl-C (producer first, then each service in flow order, each
+// flushing what it holds, then nats-server). Nothing accepted is lost: what is still in a stream
+// when Inlet stops is picked up by the next `./inlet up`.
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { findRepoRoot } from "@inlet/testing";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { runDemoProducer } from "./producer.js";
+import { DEFAULT_PORTS, SERVICE_ORDER, type Stack, startStack } from "./stack.js";
+import { formatStatusLine, readStatus, type StatusSnapshot } from "./status.js";
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: "string", default: "1000" },
+    "no-demo": { type: "boolean", default: false },
+    "flush-ms": { type: "string", default: "5000" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(`./inlet up [--rate EVENTS_PER_S] [--no-demo] [--flush-ms MS]
+
+Runs nats-server, the five services and a demo producer (clicks, transactions, sensor_readings).
+Data stays under .inlet/ (JetStream) and lake/ (the lake). Ctrl-C stops everything in order.
+`);
+  process.exit(0);
+}
+
+const rootDir = findRepoRoot() ?? process.cwd();
+const tty = process.stdout.isTTY === true;
+const say = (line: string) => process.stdout.write(`${tty ? "\r\x1b[K" : ""}${line}\n`);
+
+say("starting nats-server and the services (collector, processor, enricher, lake-writer, query)…");
+let stack: Stack;
+try {
+  stack = await startStack({
+    rootDir,
+    env: { INLET_WRITER_FLUSH_MS: String(values["flush-ms"] ?? "5000") },
+  });
+} catch (err) {
+  say(`could not start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
+
+const p = DEFAULT_PORTS;
+say(`
+  Inlet is running.
+  send events   curl -s localhost:${p.collector}/v1/events/clicks -d @event.json      (or NATS: inlet.collect.<dataset> on ${stack.natsUrl})
+  query         curl -s localhost:${p.query}/v1/query -d '{"sql":"SELECT count(*) FROM clicks"}'
+                ./inlet sql --lake lake "SELECT * FROM transactions LIMIT 5"
+  datasets      curl -s localhost:${p.query}/v1/datasets
+  health        /healthz /readyz /metrics on ${SERVICE_ORDER.map((s) => `${s} ${stack.url(s).split(":").pop()}`).join(", ")}
+  NATS monitor  http://127.0.0.1:${p.natsMonitor}
+  lake          ${join(rootDir, "lake")}
+  Ctrl-C stops everything in order.
+`);
+
+const abort = new AbortController();
+const producer = values["no-demo"]
+  ? undefined
+  : runDemoProducer({
+      collectorUrl: stack.collectorUrl,
+      natsUrl: stack.natsUrl,
+      ratePerSecond: Number(values.rate ?? 1000),
+      signal: abort.signal,
+    }).catch((err: unknown) => say(`demo producer stopped: ${String(err)}`));
+
+const nc = await connect({ servers: stack.natsUrl, name: "inlet-up-status", maxReconnectAttempts: -1 });
+const jsm = await jetstreamManager(nc);
+let previous: StatusSnapshot | undefined;
+let lastPrinted = 0;
+const timer = setInterval(async () => {
+  const current = await readStatus({ collectorUrl: stack.collectorUrl, queryUrl: stack.queryUrl, jsm });
+  const line = formatStatusLine(previous, current);
+  previous = current;
+  if (tty) process.stdout.write(`\r\x1b[K${line}`);
+  else if (current.at - lastPrinted >= 10_000) {
+    lastPrinted = current.at;
+    process.stdout.write(`${line}\n`);
+  }
+}, 1_000);
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) {
+    say("second signal: exiting now");
+    process.exit(130);
+  }
+  stopping = true;
+  clearInterval(timer);
+  say(`${signal}: stopping the demo producer, then each service in flow order…`);
+  abort.abort();
+  await producer;
+  for (const name of SERVICE_ORDER) {
+    const status = await stack.process(name).stop();
+    say(`  ${name} stopped (${status.signal ?? `exit ${status.code}`})`);
+  }
+  await nc.close().catch(() => {});
+  await stack.stopService("nats");
+  say("  nats-server stopped. Bye.");
+  process.exit(0);
+}
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));

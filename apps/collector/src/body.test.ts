@@ -61,7 +61,9 @@ describe("parseBody", () => {
     const error = refusal('{\n  "a": 1,\n  "b": tru\n}');
     expect(error.code).toBe(IngestErrorCode.MalformedBody);
     expect(error.status).toBe(400);
-    expect(error.message).toBe('malformed JSON at line 3, column 8: unexpected character "t", expected a JSON value');
+    expect(error.message).toBe(
+      'malformed JSON at line 3, column 8: unexpected character "t", expected a JSON value',
+    );
   });
 
   it("does not take a broken pretty-printed document for NDJSON", () => {

@@ -47,7 +47,11 @@ const NDJSON_TYPES = /ndjson|jsonl|json-seq/i;
  * first line is. Throws {@link IngestError} for a body too large, with too many events, empty, or
  * malformed as a whole; a malformed NDJSON line is only that event's problem.
  */
-export function parseBody(bytes: Uint8Array, contentType: string | undefined, limits: BodyLimits): ParsedBody {
+export function parseBody(
+  bytes: Uint8Array,
+  contentType: string | undefined,
+  limits: BodyLimits,
+): ParsedBody {
   if (bytes.byteLength > limits.maxBytes) {
     throw new IngestError(
       IngestErrorCode.BodyTooLarge,
@@ -136,7 +140,10 @@ function isBlank(line: string): boolean {
 
 function malformed(text: string, cause: unknown): IngestError {
   if (isBlank(text.replaceAll("\n", ""))) {
-    return new IngestError(IngestErrorCode.EmptyBody, "the body is empty: send a JSON object, array or NDJSON");
+    return new IngestError(
+      IngestErrorCode.EmptyBody,
+      "the body is empty: send a JSON object, array or NDJSON",
+    );
   }
   const problem = locateJsonError(text);
   const where = problem ? describeJsonProblem(problem) : String(cause);

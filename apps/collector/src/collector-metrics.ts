@@ -14,10 +14,21 @@ export interface CollectorMetrics {
   request(transport: string, status: number): void;
   /** Records how long one frame publish took until its PubAck, in seconds. */
   publishDuration(dataset: string, seconds: number): void;
+  /** Stops observing the in-flight gauge. */
+  close(): void;
 }
 
-/** Creates the collector's counters and histogram on `meter` (names under `inlet.collector.`). */
-export function createCollectorMetrics(meter: Meter): CollectorMetrics {
+/**
+ * Creates the collector's counters and histogram on `meter` (names under `inlet.collector.`), and a
+ * gauge of the events in flight read from `inflight` at each scrape.
+ */
+export function createCollectorMetrics(meter: Meter, inflight: () => number): CollectorMetrics {
+  const inflightGauge = meter.createObservableGauge("inlet.collector.events.inflight", {
+    description: "Events being validated or published now, across requests",
+  });
+  const observeInflight: Parameters<typeof inflightGauge.addCallback>[0] = (result) =>
+    result.observe(inflight());
+  inflightGauge.addCallback(observeInflight);
   const accepted = meter.createCounter("inlet.collector.events.accepted", {
     description: "Events stored in the INGEST stream",
   });
@@ -36,7 +47,9 @@ export function createCollectorMetrics(meter: Meter): CollectorMetrics {
   const publish = meter.createHistogram("inlet.collector.publish.duration", {
     description: "Time from publishing a frame to its PubAck",
     unit: "s",
-    advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] },
+    advice: {
+      explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    },
   });
 
   const byDataset = new Map<string, Attributes>();
@@ -65,5 +78,6 @@ export function createCollectorMetrics(meter: Meter): CollectorMetrics {
       requests.add(1, attrs);
     },
     publishDuration: (dataset, seconds) => publish.record(seconds, datasetAttrs(dataset)),
+    close: () => inflightGauge.removeCallback(observeInflight),
   };
 }

@@ -38,7 +38,10 @@ describe("loadConfig", () => {
 
   it("refuses a request limit above the in-flight limit", () => {
     expect(() =>
-      loadConfig({ INLET_COLLECTOR_MAX_EVENTS_PER_REQUEST: "500", INLET_COLLECTOR_MAX_INFLIGHT_EVENTS: "100" }),
+      loadConfig({
+        INLET_COLLECTOR_MAX_EVENTS_PER_REQUEST: "500",
+        INLET_COLLECTOR_MAX_INFLIGHT_EVENTS: "100",
+      }),
     ).toThrow(/INLET_COLLECTOR_MAX_EVENTS_PER_REQUEST/);
   });
 });

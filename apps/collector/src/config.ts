@@ -1,5 +1,5 @@
 import { bool, commonEnv, durationMs, type Env, parseEnv, port, positiveInt } from "@inlet/config";
-import { z } from "zod";
+import type { z } from "zod";
 
 const MIB = 1024 * 1024;
 

@@ -1,5 +1,4 @@
-import { HttpError, type Route, sendJson } from "@inlet/runtime";
-import { readBody } from "@inlet/runtime";
+import { HttpError, type Route, readBody, sendJson } from "@inlet/runtime";
 import type { CollectorMetrics } from "./collector-metrics.js";
 import type { InflightLimiter } from "./inflight.js";
 import { type Ingestor, Transport } from "./ingest.js";
@@ -29,7 +28,12 @@ export function ingestRoute(deps: HttpIngressDeps): Route {
         // Refuse before buffering the body: that is the memory being protected.
         metrics.request(Transport.Http, 503);
         const message = `the collector has ${limiter.max} events in flight, its limit: retry shortly`;
-        sendJson(res, 503, { error: { code: "OVERLOADED", message } }, { "retry-after": String(deps.retryAfterSeconds) });
+        sendJson(
+          res,
+          503,
+          { error: { code: "OVERLOADED", message } },
+          { "retry-after": String(deps.retryAfterSeconds) },
+        );
         req.resume();
         return;
       }
@@ -49,7 +53,9 @@ export function ingestRoute(deps: HttpIngressDeps): Route {
         traceparent: single(req.headers.traceparent),
       });
       const headers =
-        answer.retryAfterSeconds === undefined ? undefined : { "retry-after": String(answer.retryAfterSeconds) };
+        answer.retryAfterSeconds === undefined
+          ? undefined
+          : { "retry-after": String(answer.retryAfterSeconds) };
       sendJson(res, answer.status, answer.body, headers);
     },
   };

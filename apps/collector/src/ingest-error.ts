@@ -38,7 +38,11 @@ export class IngestError extends Error {
   /** Seconds the client should wait before retrying (503 only). */
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: IngestErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  constructor(
+    code: IngestErrorCode,
+    message: string,
+    options?: { cause?: unknown; retryAfterSeconds?: number },
+  ) {
     super(message, options);
     this.code = code;
     this.status = STATUS[code];

@@ -1,5 +1,5 @@
-import type { JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "@inlet/telemetry";
+import type { JetStreamManager } from "@nats-io/jetstream";
 
 /** Options of {@link IngestInterest.start}. */
 export interface IngestInterestOptions {
@@ -50,10 +50,14 @@ export class IngestInterest {
           const before = this.#consumers;
           this.#consumers = info.state.consumer_count;
           if ((before === 0) !== (this.#consumers === 0)) {
-            this.#options.logger.info({ stream: this.#options.stream, consumers: this.#consumers }, "ingest consumers changed");
+            this.#options.logger.info(
+              { stream: this.#options.stream, consumers: this.#consumers },
+              "ingest consumers changed",
+            );
           }
         },
-        (err: unknown) => this.#options.logger.warn({ err, stream: this.#options.stream }, "stream info failed"),
+        (err: unknown) =>
+          this.#options.logger.warn({ err, stream: this.#options.stream }, "stream info failed"),
       )
       .finally(() => {
         this.#checking = undefined;

@@ -98,7 +98,11 @@ export class Ingestor {
   handle(request: IngestRequest): Promise<IngestAnswer> {
     const { tracer, metrics } = this.#deps;
     const name = request.transport === "http" ? "POST /v1/events/:dataset" : "process inlet.collect";
-    const attributes = { [ATTR_INLET_DATASET]: request.dataset, [ATTR_INLET_STAGE]: "collector", transport: request.transport };
+    const attributes = {
+      [ATTR_INLET_DATASET]: request.dataset,
+      [ATTR_INLET_STAGE]: "collector",
+      transport: request.transport,
+    };
     const options = {
       kind: SpanKind.SERVER,
       attributes,
@@ -136,7 +140,9 @@ export class Ingestor {
     }
     const unavailable = d.unavailable();
     if (unavailable !== undefined) {
-      throw new IngestError(IngestErrorCode.Unavailable, unavailable, { retryAfterSeconds: d.retryAfterSeconds });
+      throw new IngestError(IngestErrorCode.Unavailable, unavailable, {
+        retryAfterSeconds: d.retryAfterSeconds,
+      });
     }
     if (d.limiter.full) throw this.#overloaded();
 
@@ -187,7 +193,10 @@ export class Ingestor {
       if (rejected.size > 0) d.metrics.rejected(dataset, rejected.size);
       if (failed.size > 0) {
         d.metrics.failed(dataset, failed.size);
-        d.logger.warn({ dataset, failed: failed.size, reason: failed.values().next().value }, "frames not stored");
+        d.logger.warn(
+          { dataset, failed: failed.size, reason: failed.values().next().value },
+          "frames not stored",
+        );
       }
       if (duplicates.size > 0) d.metrics.duplicates(dataset, duplicates.size);
 
@@ -196,7 +205,10 @@ export class Ingestor {
         // The rejected events are not in the DLQ yet: the client must send them again.
         return {
           status: 503,
-          body: { ...built.body, error: `rejected events could not be dead-lettered (${deadLettered}): retry the request` },
+          body: {
+            ...built.body,
+            error: `rejected events could not be dead-lettered (${deadLettered}): retry the request`,
+          },
           retryAfterSeconds: d.retryAfterSeconds,
         };
       }
@@ -262,7 +274,11 @@ export class Ingestor {
     traceparent: string | undefined,
   ): Promise<void> {
     const { deadLetters, logger } = this.#deps;
-    const raw = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, MAX_RAW_DEAD_LETTER_CHARS * 4))
+    const raw = Buffer.from(
+      bytes.buffer,
+      bytes.byteOffset,
+      Math.min(bytes.byteLength, MAX_RAW_DEAD_LETTER_CHARS * 4),
+    )
       .toString("utf8")
       .slice(0, MAX_RAW_DEAD_LETTER_CHARS);
     try {

@@ -9,13 +9,17 @@ describe("locateJsonError", () => {
   });
 
   it("points at an unexpected token with line and column", () => {
-    const problem = locateJsonError('[1,\n2,\n x]');
+    const problem = locateJsonError("[1,\n2,\n x]");
     expect(problem).toMatchObject({ position: 8, line: 3, column: 2 });
-    expect(describeJsonProblem(problem!)).toBe('line 3, column 2: unexpected character "x", expected a JSON value');
+    expect(describeJsonProblem(problem!)).toBe(
+      'line 3, column 2: unexpected character "x", expected a JSON value',
+    );
   });
 
   it("names a missing separator", () => {
-    expect(locateJsonError('{"a": 1 "b": 2}')?.message).toBe("unexpected character \"\\\"\", expected ',' or '}'");
+    expect(locateJsonError('{"a": 1 "b": 2}')?.message).toBe(
+      "unexpected character \"\\\"\", expected ',' or '}'",
+    );
   });
 
   it("reports the end of input for a truncated body", () => {
@@ -30,7 +34,10 @@ describe("locateJsonError", () => {
   it("refuses trailing commas, bad literals and data after the value", () => {
     expect(locateJsonError('{"a":1,}')?.message).toMatch(/property name/);
     expect(locateJsonError("[tru]")?.position).toBe(1);
-    expect(locateJsonError('{"a":1} x')).toMatchObject({ position: 8, message: "unexpected data after the JSON value" });
+    expect(locateJsonError('{"a":1} x')).toMatchObject({
+      position: 8,
+      message: "unexpected data after the JSON value",
+    });
   });
 
   it("agrees with JSON.parse on what is valid", () => {

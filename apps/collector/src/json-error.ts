@@ -78,10 +78,14 @@ class Scanner {
   value(depth: number): void {
     if (depth > MAX_DEPTH) this.fail("nested too deeply");
     const c = this.text[this.pos];
-    if (c === "{") return this.object(depth);
-    if (c === "[") return this.array(depth);
-    if (c === '"') return this.string();
-    if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) return this.number();
+    if (c === "{") this.object(depth);
+    else if (c === "[") this.array(depth);
+    else if (c === '"') this.string();
+    else if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) this.number();
+    else this.literal();
+  }
+
+  private literal(): void {
     for (const word of ["true", "false", "null"]) {
       if (this.text.startsWith(word, this.pos)) {
         this.pos += word.length;

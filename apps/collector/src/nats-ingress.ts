@@ -1,6 +1,11 @@
 import { datasetOfSubject, type Subjects } from "@inlet/bus";
 import type { Logger } from "@inlet/telemetry";
-import { headers as createHeaders, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import {
+  headers as createHeaders,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from "@nats-io/nats-core";
 import { type Ingestor, Transport } from "./ingest.js";
 
 /** The queue group every collector instance joins, so each request is handled once. */
@@ -66,9 +71,12 @@ export function startNatsIngress(deps: NatsIngressDeps): NatsIngress {
           if (msg.reply) {
             const h = createHeaders();
             h.set(STATUS_HEADER, "500");
-            msg.respond(encoder.encode(JSON.stringify({ error: { code: "INTERNAL", message: "internal error" } })), {
-              headers: h,
-            });
+            msg.respond(
+              encoder.encode(JSON.stringify({ error: { code: "INTERNAL", message: "internal error" } })),
+              {
+                headers: h,
+              },
+            );
           }
         })
         .finally(() => inFlight.delete(work));

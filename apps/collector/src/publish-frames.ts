@@ -1,5 +1,4 @@
 import { BusError, chunkEvents, collectorFrameId, type FrameEvent, publishFrame } from "@inlet/bus";
-import type { JetStreamClient } from "@nats-io/jetstream";
 import {
   ATTR_INLET_DATASET,
   ATTR_INLET_SCHEMA_ID,
@@ -17,6 +16,7 @@ import {
   traceparentOfSpan,
   withSpan,
 } from "@inlet/telemetry";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import type { CollectorMetrics } from "./collector-metrics.js";
 
 /** What became of one frame: the events `[start, start + count)` of the valid list. */
@@ -45,7 +45,10 @@ export interface PublishFramesOptions {
  * context is the frame's `traceparent`. Resolves when every frame has its PubAck or has failed:
  * a frame the bus refused or could not reach is reported `stored: false`, never thrown.
  */
-export async function publishFrames(events: readonly FrameEvent[], options: PublishFramesOptions): Promise<FrameOutcome[]> {
+export async function publishFrames(
+  events: readonly FrameEvent[],
+  options: PublishFramesOptions,
+): Promise<FrameOutcome[]> {
   const { js, tracer, metrics, subject, dataset, schemaId, timeoutMs } = options;
   const frames = chunkEvents(events, { maxEvents: options.maxFrameEvents });
   let start = 0;

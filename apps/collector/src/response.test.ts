@@ -28,7 +28,16 @@ describe("buildResponse", () => {
   });
 
   it("answers 200 with the errors of the rejected events in a mixed batch", () => {
-    const built = buildResponse(outcome({ ids: ["a", "b", undefined], rejected: new Map([[1, [amount]], [2, [amount]]]) }), false);
+    const built = buildResponse(
+      outcome({
+        ids: ["a", "b", undefined],
+        rejected: new Map([
+          [1, [amount]],
+          [2, [amount]],
+        ]),
+      }),
+      false,
+    );
     expect(built.status).toBe(200);
     expect(built.body.accepted).toBe(1);
     expect(built.body.rejected).toBe(2);
@@ -57,7 +66,13 @@ describe("buildResponse", () => {
 
   it("answers 503 and never counts events the bus did not store as accepted", () => {
     const built = buildResponse(
-      outcome({ ids: ["a", "b", "c"], failed: new Map([[1, "stream full"], [2, "stream full"]]) }),
+      outcome({
+        ids: ["a", "b", "c"],
+        failed: new Map([
+          [1, "stream full"],
+          [2, "stream full"],
+        ]),
+      }),
       true,
     );
     expect(built.status).toBe(503);

@@ -62,7 +62,9 @@ export function buildResponse(outcome: RequestOutcome, errorsOnly: boolean): Bui
     const id = ids[index];
     const errors = rejected.get(index);
     if (errors !== undefined) {
-      results.push(id === undefined ? { index, status: "rejected", errors } : { index, status: "rejected", id, errors });
+      results.push(
+        id === undefined ? { index, status: "rejected", errors } : { index, status: "rejected", id, errors },
+      );
       continue;
     }
     const reason = failed.get(index);

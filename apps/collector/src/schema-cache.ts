@@ -1,7 +1,7 @@
-import { Kvm, KvWatchInclude } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { type RegisteredSchema, SCHEMA_BUCKET, type SchemaRegistry } from "@inlet/schema";
 import type { Logger } from "@inlet/telemetry";
+import { Kvm, KvWatchInclude } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
 
 /** Options of {@link SchemaCache.create}. */
 export interface SchemaCacheOptions {
@@ -32,7 +32,11 @@ export class SchemaCache {
   }
 
   /** Loads the latest version of every dataset, then starts watching the registry for new ones. */
-  static async create(nc: NatsConnection, registry: SchemaRegistry, options: SchemaCacheOptions): Promise<SchemaCache> {
+  static async create(
+    nc: NatsConnection,
+    registry: SchemaRegistry,
+    options: SchemaCacheOptions,
+  ): Promise<SchemaCache> {
     const cache = new SchemaCache(registry, options);
     await cache.refresh();
     await cache.#startWatch(nc);
@@ -79,7 +83,10 @@ export class SchemaCache {
     if (current !== undefined && current.version >= latest.version) return;
     this.#latest.set(dataset, latest);
     if (current !== undefined) {
-      this.#options.logger.info({ dataset, schema: latest.id, previous: current.id }, "new schema version in use");
+      this.#options.logger.info(
+        { dataset, schema: latest.id, previous: current.id },
+        "new schema version in use",
+      );
     }
   }
 

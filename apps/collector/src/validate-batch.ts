@@ -52,7 +52,11 @@ const MAX_SHOWN = 40;
  * non-object, an unusable `_event_id` or an event too large for a frame is rejected with its reason,
  * like a schema mismatch.
  */
-export function validateBatch(body: ParsedBody, schema: RegisteredSchema, ingestedAt: number): ValidatedBatch {
+export function validateBatch(
+  body: ParsedBody,
+  schema: RegisteredSchema,
+  ingestedAt: number,
+): ValidatedBatch {
   const { events, malformed } = body;
   const { type, id: schemaId, dataset } = schema;
   const prefix = `dataset ${JSON.stringify(dataset)}:`;
@@ -60,8 +64,13 @@ export function validateBatch(body: ParsedBody, schema: RegisteredSchema, ingest
   const valid: FrameEvent[] = [];
   const validIndex: number[] = [];
   const rejected = new Map<number, Rejection>();
-  const reject = (index: number, id: string | undefined, code: RejectCode, error: EventError, event: unknown) =>
-    rejected.set(index, { id, code, errors: [error], event });
+  const reject = (
+    index: number,
+    id: string | undefined,
+    code: RejectCode,
+    error: EventError,
+    event: unknown,
+  ) => rejected.set(index, { id, code, errors: [error], event });
 
   for (let index = 0; index < events.length; index++) {
     const bad = malformed.get(index);
@@ -78,7 +87,12 @@ export function validateBatch(body: ParsedBody, schema: RegisteredSchema, ingest
     const event = events[index];
     if (typeof event !== "object" || event === null || Array.isArray(event)) {
       const got = show(event);
-      const error = { field: "", expected: "object", got, message: `${prefix} event expected an object, got ${got}` };
+      const error = {
+        field: "",
+        expected: "object",
+        got,
+        message: `${prefix} event expected an object, got ${got}`,
+      };
       reject(index, undefined, RejectCode.NotAnObject, error, event);
       continue;
     }

@@ -1,14 +1,8 @@
+import type { FrameEvent } from "@inlet/bus";
 import { type ValidationIssue, validateEvent } from "@inlet/schema";
 import type { Type, types } from "avsc";
 import type { Join } from "./enrichment-config.js";
 import { compileJoin, type EventRecord, type JoinFn, type Lookup } from "./join.js";
-
-/** One event of a frame: its id, ingest time (ms) and Avro payload. */
-export interface FrameEvent {
-  id: string;
-  ingestedAt: number;
-  payload: Uint8Array;
-}
 
 /** A dataset's joins compiled for one schema version. */
 export interface CompiledEnrichment {

@@ -5,7 +5,7 @@ import { loadConfig } from "./config.js";
 describe("loadConfig", () => {
   it("has defaults for every writer setting", () => {
     const config = loadConfig({});
-    expect(config.INLET_HTTP_PORT).toBe(8084);
+    expect(config.INLET_LAKE_WRITER_PORT).toBe(8093);
     expect(config.INLET_WRITER_DATASETS).toBeUndefined();
     expect(config.INLET_WRITER_MAX_ROWS).toBe(100_000);
     expect(config.INLET_WRITER_MAX_BYTES).toBe(64 * 1024 * 1024);

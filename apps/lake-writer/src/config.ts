@@ -24,7 +24,7 @@ function datasetList() {
 
 const lakeWriterEnv = commonEnv
   .extend({
-    INLET_HTTP_PORT: port(8084),
+    INLET_LAKE_WRITER_PORT: port(8093),
     INLET_WRITER_DATASETS: datasetList(),
     INLET_WRITER_MAX_ROWS: positiveInt(100_000),
     INLET_WRITER_MAX_BYTES: positiveInt(64 * 1024 * 1024),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FlushReason, MicroBatch } from "./micro-batch.js";
 
-const bounds = { maxRows: 100, maxBytes: 1_000, maxAgeMs: 5_000 };
+const bounds = { maxRows: 100, maxBytes: 1_000, maxFrames: 3, maxAgeMs: 5_000 };
 
 describe("MicroBatch", () => {
   it("is never due while empty", () => {
@@ -28,6 +28,16 @@ describe("MicroBatch", () => {
     expect(batch.due(0)).toBe(FlushReason.Bytes);
   });
 
+  it("is due by frames once as many frames wait as the bound allows", () => {
+    const batch = new MicroBatch<string, string>(bounds);
+    batch.add(1, "m1", "f1", 1, 1, 0);
+    batch.add(2, "m2", "f2", 1, 1, 0);
+    expect(batch.due(0)).toBeUndefined();
+    batch.add(3, "m3", "f3", 1, 1, 0);
+    expect(batch.due(0)).toBe(FlushReason.Frames);
+    expect(batch.full()).toBe(true);
+  });
+
   it("is due by interval when its oldest frame is older than the flush interval", () => {
     const batch = new MicroBatch<string, string>(bounds);
     batch.add(1, "m1", "f1", 1, 1, 10_000);
@@ -52,6 +62,14 @@ describe("MicroBatch", () => {
     expect(batch.rows).toBe(10);
     expect(batch.bytes).toBe(100);
     expect([...batch]).toEqual([{ seq: 7, message: "second delivery", item: "f7" }]);
+  });
+
+  it("swaps in a redelivery only for a buffered sequence", () => {
+    const batch = new MicroBatch<string, string>(bounds);
+    expect(batch.swap(3, "m3")).toBe(false);
+    batch.add(3, "m3", "f3", 1, 1, 0);
+    expect(batch.swap(3, "m3 again")).toBe(true);
+    expect([...batch].map((e) => e.message)).toEqual(["m3 again"]);
   });
 
   it("tracks the highest sequence whatever the arrival order", () => {

@@ -4,6 +4,11 @@ export interface FlushBounds {
   readonly maxRows: number;
   /** Payload bytes buffered. */
   readonly maxBytes: number;
+  /**
+   * Frames buffered. Frames wait un-acked until their flush, so with small frames the consumer's
+   * max_ack_pending would stall delivery long before `maxRows`: keep this at about half of it.
+   */
+  readonly maxFrames: number;
   /** Age of the oldest buffered frame, in milliseconds. */
   readonly maxAgeMs: number;
 }
@@ -12,6 +17,7 @@ export interface FlushBounds {
 export const FlushReason = {
   Rows: "rows",
   Bytes: "bytes",
+  Frames: "frames",
   Interval: "interval",
   Stop: "stop",
 } as const;
@@ -70,6 +76,14 @@ export class MicroBatch<M, I> {
     return this.entries.has(seq);
   }
 
+  /** When `seq` is buffered, takes `message` as its newest delivery and returns true. */
+  swap(seq: number, message: M): boolean {
+    const known = this.entries.get(seq);
+    if (known === undefined) return false;
+    known.message = message;
+    return true;
+  }
+
   /**
    * Buffers a frame of `rows` rows and `bytes` payload bytes received at `now` (ms). Returns false
    * (and only swaps in the newer message) when `seq` is already buffered.
@@ -93,13 +107,18 @@ export class MicroBatch<M, I> {
     if (this.entries.size === 0) return undefined;
     if (this.rowCount >= this.bounds.maxRows) return FlushReason.Rows;
     if (this.byteCount >= this.bounds.maxBytes) return FlushReason.Bytes;
+    if (this.entries.size >= this.bounds.maxFrames) return FlushReason.Frames;
     if (now - (this.openedAt ?? now) >= this.bounds.maxAgeMs) return FlushReason.Interval;
     return undefined;
   }
 
-  /** True when a size bound (rows or bytes) is reached, whatever the age. */
+  /** True when a size bound (rows, bytes or frames) is reached, whatever the age. */
   full(): boolean {
-    return this.rowCount >= this.bounds.maxRows || this.byteCount >= this.bounds.maxBytes;
+    return (
+      this.rowCount >= this.bounds.maxRows ||
+      this.byteCount >= this.bounds.maxBytes ||
+      this.entries.size >= this.bounds.maxFrames
+    );
   }
 
   /** The buffered frames in arrival order. */

@@ -17,9 +17,7 @@ await runService({
     const pipeline = await loadPipelineConfig(join(config.INLET_CONFIG_DIR, "pipeline.json"));
     const telemetry = initTelemetry({
       serviceName: "inlet-processor",
-      ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined
-        ? {}
-        : { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }),
+      otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
     });
     const metrics = initMetrics("inlet-processor");
     const bus = await connectBus({ servers: config.INLET_NATS_URL, name: "processor" });

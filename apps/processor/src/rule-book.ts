@@ -25,16 +25,19 @@ export class RuleBook {
   readonly #registry: SchemaRegistry;
   readonly #logger: Logger;
   readonly #compiled = new Map<string, Promise<SchemaRules>>();
+  readonly #withRules: ReadonlySet<string>;
 
   constructor(pipeline: PipelineConfig, registry: SchemaRegistry, logger: Logger) {
     this.#pipeline = pipeline;
     this.#registry = registry;
     this.#logger = logger;
+    const named = [...Object.keys(pipeline.datasets), ...pipeline.alerts.map((a) => a.dataset)];
+    this.#withRules = new Set(named.filter((dataset) => hasRules(pipeline, dataset)));
   }
 
   /** True when frames of `dataset` must be decoded (it has filters, transforms or alerts). */
   hasRules(dataset: string): boolean {
-    return hasRules(this.#pipeline, dataset);
+    return this.#withRules.has(dataset);
   }
 
   /**

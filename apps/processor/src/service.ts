@@ -4,6 +4,7 @@ import {
   DeadLetters,
   DurableName,
   ensureConsumer,
+  ensureConsumerExists,
   ensureStreams,
   frameHeaders,
   Header,
@@ -41,7 +42,6 @@ import {
 import type { JsMsg } from "@nats-io/jetstream";
 import { headers as createHeaders } from "@nats-io/nats-core";
 import { alertMsgId, encodeAlert } from "./alert-message.js";
-import { ensureReader } from "./ensure-reader.js";
 import type { PipelineConfig } from "./pipeline-config.js";
 import { PayloadDecodeError, type ProcessedEvents, processEvents } from "./process-events.js";
 import { createProcessorMetrics } from "./processor-metrics.js";
@@ -117,17 +117,12 @@ export function createProcessor(deps: ProcessorDeps): Processor {
         const count = frame.events.length;
         if (!rules.hasRules(dataset)) {
           // No rules: the frame body goes on unchanged, not even decoded.
-          const headers = frameHeaders({
-            msgId,
-            schemaId,
-            count,
-            ...(traceparent === undefined ? {} : { traceparent }),
-          });
+          const headers = frameHeaders({ msgId, schemaId, count, traceparent });
           await publishWithRetry(bus.js, out, msg.data, headers);
           metrics.frame(
             dataset,
             { eventsIn: count, eventsOut: count, filtered: 0, alerted: 0, deadLettered: 0 },
-            0,
+            (performance.now() - started) / 1_000,
           );
           return;
         }
@@ -148,7 +143,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
               events: result.out,
               schemaId,
               msgId,
-              ...(traceparent === undefined ? {} : { traceparent }),
+              traceparent,
             }),
           );
         }
@@ -179,7 +174,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
               got: rejected.error.got,
               eventId: rejected.event.id,
               event: rejected.record,
-              ...(traceparent === undefined ? {} : { traceparent }),
+              traceparent,
             }),
           );
         }
@@ -213,7 +208,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
         maxAckPending: deps.maxAckPending ?? 64,
         description: "processor: filters, transforms and alerts",
       });
-      await ensureReader(bus.jsm, processed, { durable: DurableName.Enricher });
+      await ensureConsumerExists(bus.jsm, processed, { durable: DurableName.Enricher });
       const checked = await rules.checkRegistered();
       logger.info({ schemas: checked }, "pipeline rules checked");
       consumer = await runConsumer({

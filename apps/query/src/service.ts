@@ -3,6 +3,7 @@ import { SqlEngine } from "@inlet/lake";
 import { createServiceHttp, type ServiceHttp } from "@inlet/runtime";
 import { type Logger, type Meter, type Tracer, trace } from "@inlet/telemetry";
 import type { QueryConfig } from "./config.js";
+import { readEventTimeFields } from "./event-time-fields.js";
 import { createQueryMetrics } from "./query-metrics.js";
 import { queryRoutes } from "./query-routes.js";
 
@@ -50,6 +51,7 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
         memoryLimit: config.INLET_QUERY_MEMORY_LIMIT,
         threads: config.INLET_QUERY_THREADS,
         tempDirectory: config.INLET_QUERY_TEMP_DIR,
+        eventTimeFields: await readEventTimeFields(config.INLET_CONFIG_DIR, logger),
       });
       try {
         http = await createServiceHttp({

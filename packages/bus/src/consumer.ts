@@ -88,24 +88,44 @@ export async function runConsumer(options: RunConsumerOptions): Promise<RunningC
   let messages: ConsumerMessages | undefined;
 
   const working = setInterval(() => {
-    for (const msg of inFlight) msg.working();
+    for (const msg of inFlight) {
+      try {
+        msg.working();
+      } catch {
+        // disconnected: the frame may be redelivered, which its id makes harmless
+      }
+    }
   }, options.workingIntervalMs ?? 10_000);
   working.unref();
 
   const backoffMs = (deliveries: number): number =>
     Math.min(initialBackoffMs * 2 ** Math.max(0, deliveries - 1), maxBackoffMs);
 
+  // ack/nak/term are fire-and-forget publishes; on a closed connection they throw, and the server
+  // redelivers after the ack wait anyway, so a failure is only logged.
+  const reply = (msg: JsMsg, fate: "ack" | "nak" | "term", delayMs?: number): void => {
+    try {
+      if (fate === "ack") msg.ack();
+      else if (fate === "nak") msg.nak(delayMs);
+      else msg.term();
+    } catch (err) {
+      log.warn({ ...where, subject: msg.subject, seq: msg.seq, fate, err }, "could not reply to frame");
+    }
+  };
+
   const deadLetter = async (msg: JsMsg, code: string, reason: string): Promise<void> => {
-    const fields = { ...where, subject: msg.subject, seq: msg.seq, deliveries: msg.info.deliveryCount, code, reason };
+    const deliveries = msg.info.deliveryCount;
+    const fields = { ...where, subject: msg.subject, seq: msg.seq, deliveries, code, reason };
     try {
       await deadLetters.frame({ stage, msg, code, reason });
-      msg.term();
-      log.error(fields, "frame dead-lettered");
     } catch (err) {
       // The dead letter did not land: keep the frame, try again later.
-      msg.nak(backoffMs(msg.info.deliveryCount));
+      reply(msg, "nak", backoffMs(deliveries));
       log.error({ ...fields, err }, "dead letter failed, frame kept");
+      return;
     }
+    reply(msg, "term");
+    log.error(fields, "frame dead-lettered");
   };
 
   // The one place that decides a frame's fate.
@@ -114,28 +134,40 @@ export async function runConsumer(options: RunConsumerOptions): Promise<RunningC
     try {
       frame = readFrame(msg);
     } catch (err) {
-      const e = err as FrameError;
-      await deadLetter(msg, e.code, e.message);
+      const code = err instanceof BusError ? err.code : BusErrorCode.BadFrame;
+      await deadLetter(msg, code, err instanceof Error ? err.message : String(err));
       return;
     }
+    let handled = false;
+    let failure: unknown;
     try {
       await handle(frame, msg);
-      msg.ack();
-      log.debug({ ...where, subject: msg.subject, seq: msg.seq, events: frame.events.length }, "frame acked");
+      handled = true;
     } catch (err) {
-      const deliveries = msg.info.deliveryCount;
-      const reason = err instanceof Error ? err.message : String(err);
-      if (err instanceof PoisonError || err instanceof FrameError) {
-        await deadLetter(msg, err.code, reason);
-      } else if (err instanceof BusError && BACKPRESSURE_CODES.has(err.code)) {
-        msg.nak(backoffMs(deliveries));
-        log.warn({ ...where, subject: msg.subject, seq: msg.seq, deliveries, err }, "bus unavailable, frame nak'ed");
-      } else if (deliveries >= maxAttempts) {
-        await deadLetter(msg, BusErrorCode.MaxDeliveries, `failed ${deliveries} deliveries; last error: ${reason}`);
-      } else {
-        msg.nak(backoffMs(deliveries));
-        log.warn({ ...where, subject: msg.subject, seq: msg.seq, deliveries, err }, "frame failed, nak'ed");
-      }
+      failure = err;
+    }
+    const deliveries = msg.info.deliveryCount;
+    const fields = { ...where, subject: msg.subject, seq: msg.seq, deliveries };
+    if (handled) {
+      reply(msg, "ack");
+      log.debug({ ...fields, events: frame.events.length }, "frame acked");
+      return;
+    }
+    const reason = failure instanceof Error ? failure.message : String(failure);
+    if (failure instanceof PoisonError || failure instanceof FrameError) {
+      await deadLetter(msg, failure.code, reason);
+    } else if (failure instanceof BusError && BACKPRESSURE_CODES.has(failure.code)) {
+      reply(msg, "nak", backoffMs(deliveries));
+      log.warn({ ...fields, err: failure }, "bus unavailable, frame nak'ed");
+    } else if (deliveries >= maxAttempts) {
+      await deadLetter(
+        msg,
+        BusErrorCode.MaxDeliveries,
+        `failed ${deliveries} deliveries; last error: ${reason}`,
+      );
+    } else {
+      reply(msg, "nak", backoffMs(deliveries));
+      log.warn({ ...fields, err: failure }, "frame failed, nak'ed");
     }
   };
 
@@ -150,13 +182,13 @@ export async function runConsumer(options: RunConsumerOptions): Promise<RunningC
       try {
         messages = await consumer.consume({ max_messages: maxMessages });
         if (stopping) await messages.close();
-        void watchStatus(messages);
+        watchStatus(messages).catch(() => {});
         for await (const msg of messages) {
           await slots.acquire();
           if (stopping) {
             // Pulled but not started: hand it back at once rather than after the ack wait.
             slots.release();
-            msg.nak();
+            reply(msg, "nak");
             continue;
           }
           inFlight.add(msg);
@@ -185,7 +217,7 @@ export async function runConsumer(options: RunConsumerOptions): Promise<RunningC
     done,
     async stop() {
       stopping = true;
-      await messages?.close();
+      await messages?.close().catch(() => {});
       await done;
     },
   };

@@ -14,7 +14,11 @@ import {
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
 
 function event(i: number, payloadBytes = 8): FrameEvent {
-  return { id: `evt-${i}`, ingestedAt: 1_767_225_600_000 + i, payload: new Uint8Array(payloadBytes).fill(i % 256) };
+  return {
+    id: `evt-${i}`,
+    ingestedAt: 1_767_225_600_000 + i,
+    payload: new Uint8Array(payloadBytes).fill(i % 256),
+  };
 }
 
 function plain(events: FrameEvent[]): Array<{ id: string; ingestedAt: number; payload: number[] }> {
@@ -54,7 +58,9 @@ describe("encodeFrame / decodeFrame", () => {
     ["a varint that never ends", new Uint8Array(20).fill(0xff)],
     ["text", new TextEncoder().encode('{"not":"avro"}')],
   ])("refuses %s as BAD_FRAME", (_name, body) => {
-    expect(() => decodeFrame(body)).toThrow(expect.objectContaining({ name: "FrameError", code: "BAD_FRAME" }));
+    expect(() => decodeFrame(body)).toThrow(
+      expect.objectContaining({ name: "FrameError", code: "BAD_FRAME" }),
+    );
   });
 });
 

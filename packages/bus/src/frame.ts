@@ -103,12 +103,18 @@ export function chunkEvents(events: readonly FrameEvent[], options: ChunkOptions
 }
 
 /** The headers of a frame: `Nats-Msg-Id`, `Inlet-Schema`, `Inlet-Count`, and `traceparent` when given. */
-export function frameHeaders(frame: { msgId: string; schemaId: string; count: number; traceparent?: string }): MsgHdrs {
+export function frameHeaders(frame: {
+  msgId: string;
+  schemaId: string;
+  count: number;
+  traceparent?: string;
+}): MsgHdrs {
   const h = createHeaders();
   h.set(Header.MsgId, frame.msgId);
   h.set(Header.Schema, frame.schemaId);
   h.set(Header.Count, String(frame.count));
-  if (frame.traceparent !== undefined && frame.traceparent !== "") h.set(Header.Traceparent, frame.traceparent);
+  if (frame.traceparent !== undefined && frame.traceparent !== "")
+    h.set(Header.Traceparent, frame.traceparent);
   return h;
 }
 
@@ -141,7 +147,8 @@ export function readFrame(msg: JsMsg): ReceivedFrame {
   if (dataset === undefined) throw badFrame(msg, "the subject does not end in a dataset name");
   const schemaId = msg.headers?.get(Header.Schema) ?? "";
   const schemaDataset = SCHEMA_ID.exec(schemaId)?.[1];
-  if (schemaDataset === undefined) throw badFrame(msg, `bad ${Header.Schema} header ${JSON.stringify(schemaId)}`);
+  if (schemaDataset === undefined)
+    throw badFrame(msg, `bad ${Header.Schema} header ${JSON.stringify(schemaId)}`);
   if (schemaDataset !== dataset) throw badFrame(msg, `schema ${schemaId} is not of dataset ${dataset}`);
   const countHeader = msg.headers?.get(Header.Count) ?? "";
   const count = /^[0-9]+$/.test(countHeader) ? Number(countHeader) : Number.NaN;
@@ -152,7 +159,8 @@ export function readFrame(msg: JsMsg): ReceivedFrame {
   } catch (err) {
     throw badFrame(msg, err instanceof Error ? err.message : String(err), err);
   }
-  if (events.length !== count) throw badFrame(msg, `${Header.Count} says ${count} events, the body has ${events.length}`);
+  if (events.length !== count)
+    throw badFrame(msg, `${Header.Count} says ${count} events, the body has ${events.length}`);
   return {
     dataset,
     schemaId,
@@ -166,7 +174,9 @@ export function readFrame(msg: JsMsg): ReceivedFrame {
 }
 
 function badFrame(msg: JsMsg, why: string, cause?: unknown): FrameError {
-  return new FrameError(`bad frame on ${msg.subject} (seq ${msg.seq}): ${why}`, BusErrorCode.BadFrame, { cause });
+  return new FrameError(`bad frame on ${msg.subject} (seq ${msg.seq}): ${why}`, BusErrorCode.BadFrame, {
+    cause,
+  });
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -226,7 +236,8 @@ class FrameReader {
       scale *= 128;
       if (scale > 2 ** 56) throw new FrameError("varint too long", BusErrorCode.BadFrame);
     }
-    if (n > Number.MAX_SAFE_INTEGER) throw new FrameError("long out of safe integer range", BusErrorCode.BadFrame);
+    if (n > Number.MAX_SAFE_INTEGER)
+      throw new FrameError("long out of safe integer range", BusErrorCode.BadFrame);
     return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
   }
 

@@ -29,8 +29,8 @@ export {
   ARCHIVE_MAX_AGE_MS,
   DEFAULT_ARCHIVE_MAX_BYTES,
   DEFAULT_PIPELINE_MAX_BYTES,
-  DurableName,
   DUPLICATE_WINDOW_MS,
+  DurableName,
   ensureConsumer,
   ensureStreams,
   StreamName,
@@ -46,3 +46,5 @@ export {
   Stage,
   Subjects,
 } from "./subjects.js";
+export type { PipelineConsumer } from "./topology.js";
+export { ensureConsumerExists, ensureTopology, pipelineConsumers } from "./topology.js";

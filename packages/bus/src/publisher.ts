@@ -70,7 +70,10 @@ export async function publishWithRetry(
   for (let attempt = 1; ; attempt++) {
     const left = deadline - Date.now();
     try {
-      return await js.publish(subject, data, { headers, timeout: Math.max(1, Math.min(attemptTimeoutMs, left)) });
+      return await js.publish(subject, data, {
+        headers,
+        timeout: Math.max(1, Math.min(attemptTimeoutMs, left)),
+      });
     } catch (err) {
       const failure = classify(subject, err);
       if (failure instanceof BusError) throw failure;
@@ -100,27 +103,40 @@ function classify(subject: string, err: unknown): BusError | string {
   // nats.js reports "no responders" on a JetStream subject as JetStreamNotEnabled, caused by the
   // RequestError: nothing answered, because the server is starting or no stream listens there.
   const cause = err instanceof Error ? err.cause : undefined;
-  if (cause instanceof RequestError && cause.isNoResponders()) return "no responders: is there a stream for the subject?";
+  if (cause instanceof RequestError && cause.isNoResponders())
+    return "no responders: is there a stream for the subject?";
   if (err instanceof ClosedConnectionError || err instanceof DrainingConnectionError) {
-    return new BusError(`cannot publish to ${subject}: the connection is closed`, BusErrorCode.ConnectionClosed, {
-      cause: err,
-    });
+    return new BusError(
+      `cannot publish to ${subject}: the connection is closed`,
+      BusErrorCode.ConnectionClosed,
+      {
+        cause: err,
+      },
+    );
   }
   if (err instanceof InvalidArgumentError && /max_payload/.test(err.message)) {
-    return new BusError(`message to ${subject} is larger than the server's max payload`, BusErrorCode.MessageTooLarge, {
-      cause: err,
-    });
+    return new BusError(
+      `message to ${subject} is larger than the server's max payload`,
+      BusErrorCode.MessageTooLarge,
+      {
+        cause: err,
+      },
+    );
   }
   if (err instanceof JetStreamApiError) {
     const full =
       (err.code === STREAM_STORE_FAILED && /maximum (bytes|messages)/i.test(err.message)) ||
       err.code === INSUFFICIENT_RESOURCES;
     if (full) {
-      return new BusError(`stream for ${subject} is full: ${err.message}`, BusErrorCode.StreamFull, { cause: err });
+      return new BusError(`stream for ${subject} is full: ${err.message}`, BusErrorCode.StreamFull, {
+        cause: err,
+      });
     }
     // Other 503s: JetStream is temporarily unavailable (e.g. electing a leader).
     if (err.status === 503) return err.message;
-    return new BusError(`stream refused ${subject}: ${err.message}`, BusErrorCode.PublishRejected, { cause: err });
+    return new BusError(`stream refused ${subject}: ${err.message}`, BusErrorCode.PublishRejected, {
+      cause: err,
+    });
   }
   return new BusError(`publishing to ${subject} failed: ${String(err)}`, BusErrorCode.PublishRejected, {
     cause: err,

@@ -9,7 +9,8 @@ export class Semaphore {
   readonly #idle: Array<() => void> = [];
 
   constructor(limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`semaphore limit must be >= 1, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`semaphore limit must be >= 1, got ${limit}`);
     this.limit = limit;
   }
 

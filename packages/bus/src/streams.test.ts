@@ -41,7 +41,11 @@ describe("streamSpecs", () => {
   it("keeps dead letters and alerts for 7 days", () => {
     for (const name of ["DLQ", "ALERTS"]) {
       const spec = streamSpecs().find((s) => s.name === name)!;
-      expect(spec).toMatchObject({ retention: "limits", discard: "old", max_age: ARCHIVE_MAX_AGE_MS * NANOS_PER_MS });
+      expect(spec).toMatchObject({
+        retention: "limits",
+        discard: "old",
+        max_age: ARCHIVE_MAX_AGE_MS * NANOS_PER_MS,
+      });
     }
   });
 

@@ -4,8 +4,8 @@ import {
   JetStreamApiError,
   type JetStreamManager,
   RetentionPolicy,
-  type StreamConfig,
   StorageType,
+  type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import { BusError, BusErrorCode } from "./errors.js";
@@ -185,18 +185,25 @@ export async function ensureConsumer(
   const comparable = { ...current, filter_subjects: filtersOf(current) };
   if (!differs(config, comparable)) return "unchanged";
   const { durable_name, ack_policy: _a, deliver_policy: _d, ...update } = config;
-  await jsm.consumers.update(stream, durable_name, { ...update, filter_subjects: [...update.filter_subjects] });
+  await jsm.consumers.update(stream, durable_name, {
+    ...update,
+    filter_subjects: [...update.filter_subjects],
+  });
   return "updated";
 }
 
 // The server reports one filter as `filter_subject` and several as `filter_subjects`.
 function filtersOf(config: Record<string, unknown>): string[] {
   if (Array.isArray(config.filter_subjects)) return config.filter_subjects as string[];
-  return typeof config.filter_subject === "string" && config.filter_subject !== "" ? [config.filter_subject] : [];
+  return typeof config.filter_subject === "string" && config.filter_subject !== ""
+    ? [config.filter_subject]
+    : [];
 }
 
 function differs(wanted: object, current: Record<string, unknown>): boolean {
-  return Object.entries(wanted).some(([key, value]) => JSON.stringify(value) !== JSON.stringify(current[key]));
+  return Object.entries(wanted).some(
+    ([key, value]) => JSON.stringify(value) !== JSON.stringify(current[key]),
+  );
 }
 
 function assertFixed(

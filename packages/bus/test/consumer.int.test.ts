@@ -1,5 +1,4 @@
-import { startNatsServer } from "@inlet/testing";
-import { waitFor } from "@inlet/testing";
+import { startNatsServer, waitFor } from "@inlet/testing";
 import { natsTest as test } from "@inlet/testing/vitest";
 import { headers } from "@nats-io/nats-core";
 import { describe, expect } from "vitest";
@@ -23,16 +22,19 @@ async function publishFrames(t: TestBus, n: number, eventsPerFrame = 2): Promise
     const ack = await publishFrame(t.bus.js, t.subjects.ingest("clicks"), {
       events,
       schemaId: "clicks@1",
-      msgId: collectorFrameId("clicks", events.map((e) => e.id)),
+      msgId: collectorFrameId(
+        "clicks",
+        events.map((e) => e.id),
+      ),
     });
     seqs.push(ack.seq);
   }
   return seqs;
 }
 
-async function setup(t: TestBus, durable = "processor"): Promise<string> {
+async function setup(t: TestBus, ackWaitMs = 10_000): Promise<string> {
   const stream = t.stream(StreamName.Ingest);
-  await ensureConsumer(t.bus.jsm, stream, { durable, ackWaitMs: 10_000 });
+  await ensureConsumer(t.bus.jsm, stream, { durable: "processor", ackWaitMs });
   return stream;
 }
 
@@ -89,7 +91,9 @@ describe("runConsumer", () => {
     await t.close();
   });
 
-  test("dead-letters a poison frame with the reason and the original bytes, then terms it", async ({ nats }) => {
+  test("dead-letters a poison frame with the reason and the original bytes, then terms it", async ({
+    nats,
+  }) => {
     const t = await openTestBus(nats);
     const stream = await setup(t);
     const [seq] = await publishFrames(t, 1, 3);
@@ -189,7 +193,9 @@ describe("runConsumer", () => {
     expect(calls).toBe(3);
     const [letter] = await storedMessages(t.bus.jsm, dlq);
     expect(letter!.header.get("Inlet-Error-Code")).toBe(BusErrorCode.MaxDeliveries);
-    expect(letter!.header.get("Inlet-Error")).toBe("failed 3 deliveries; last error: enrichment table missing");
+    expect(letter!.header.get("Inlet-Error")).toBe(
+      "failed 3 deliveries; last error: enrichment table missing",
+    );
     await t.close();
   });
 
@@ -311,7 +317,8 @@ describe("runConsumer across a NATS restart", () => {
     const server = await startNatsServer();
     try {
       const t = await openTestBus(server);
-      const ingest = await setup(t);
+      // An ack sent as the server goes down can be lost; the frame then comes back after the ack wait.
+      const ingest = await setup(t, 3_000);
       const processed = t.stream(StreamName.Processed);
       await ensureConsumer(t.bus.jsm, processed, { durable: "enricher" });
       const total = 300;

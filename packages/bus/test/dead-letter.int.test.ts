@@ -1,8 +1,8 @@
 import { natsTest as test } from "@inlet/testing/vitest";
 import { describe, expect } from "vitest";
 import { DeadLetters } from "../src/dead-letter.js";
-import { Stage } from "../src/subjects.js";
 import { StreamName } from "../src/streams.js";
+import { Stage } from "../src/subjects.js";
 import { messageCount, openTestBus, storedMessages } from "./helpers.js";
 
 describe("DeadLetters.event", () => {

@@ -32,7 +32,15 @@ export async function openTestBus(
     bus.jsm,
     streamSpecs({
       prefix,
-      maxBytes: { INGEST: limit, PROCESSED: limit, CURATED: limit, CDC: limit, DLQ: limit, ALERTS: limit, ...maxBytes },
+      maxBytes: {
+        INGEST: limit,
+        PROCESSED: limit,
+        CURATED: limit,
+        CDC: limit,
+        DLQ: limit,
+        ALERTS: limit,
+        ...maxBytes,
+      },
     }),
   );
   return {

@@ -13,7 +13,14 @@ describe("publishFrame", () => {
     const stream = t.stream(StreamName.Ingest);
     await ensureConsumer(t.bus.jsm, stream, { durable: "processor" });
     const events = makeEvents(3);
-    const frame = { events, schemaId: "clicks@1", msgId: collectorFrameId("clicks", events.map((e) => e.id)) };
+    const frame = {
+      events,
+      schemaId: "clicks@1",
+      msgId: collectorFrameId(
+        "clicks",
+        events.map((e) => e.id),
+      ),
+    };
 
     const first = await publishFrame(t.bus.js, t.subjects.ingest("clicks"), frame);
     const second = await publishFrame(t.bus.js, t.subjects.ingest("clicks"), frame);
@@ -37,7 +44,11 @@ describe("publishFrame", () => {
     for (let i = 0; i < 50 && error === undefined; i++) {
       const events = makeEvents(1, `full${i}`, 1_000);
       try {
-        await publishFrame(t.bus.js, t.subjects.ingest("clicks"), { events, schemaId: "clicks@1", msgId: `m${i}` });
+        await publishFrame(t.bus.js, t.subjects.ingest("clicks"), {
+          events,
+          schemaId: "clicks@1",
+          msgId: `m${i}`,
+        });
         accepted++;
       } catch (err) {
         error = err;

@@ -48,7 +48,9 @@ describe("ensureStreams", () => {
     const [ingest] = streamSpecs({ prefix });
     await ensureStreams(bus.jsm, [ingest!]);
 
-    const error = await ensureStreams(bus.jsm, [{ ...ingest!, retention: "limits" }]).catch((err: unknown) => err);
+    const error = await ensureStreams(bus.jsm, [{ ...ingest!, retention: "limits" }]).catch(
+      (err: unknown) => err,
+    );
 
     expect(error).toMatchObject({ name: "BusError", code: BusErrorCode.ConfigConflict });
     expect((error as Error).message).toMatch(/retention interest, wanted limits/);

@@ -1,0 +1,450 @@
+import { type DeadLetters, FrameError, type ReceivedFrame, readFrame, Stage } from "@inlet/bus";
+import { type CuratedRow, type CuratedTable, LakeError, LakeErrorCode } from "@inlet/lake";
+import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistry } from "@inlet/schema";
+import {
+  ATTR_INLET_DATASET,
+  ATTR_INLET_SCHEMA_ID,
+  ATTR_INLET_STAGE,
+  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
+  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_MESSAGE_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  contextFromTraceparent,
+  type Logger,
+  MESSAGING_SYSTEM_VALUE_NATS,
+  MessagingOperationType,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  traceIdFromTraceparent,
+} from "@inlet/telemetry";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Consumer, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import { type FlushBounds, FlushReason, MicroBatch } from "./micro-batch.js";
+import { PullLoop } from "./pull-loop.js";
+import { type RejectedEvent, RowDecoder } from "./row-decoder.js";
+import { type WriterGauges, type WriterMetrics, Zone } from "./writer-metrics.js";
+
+/** What a {@link CuratedWriter} needs. */
+export interface CuratedWriterOptions {
+  readonly dataset: string;
+  /** The dataset's event time field (a timestamp-millis field), for freshness. */
+  readonly eventTimeField: string;
+  readonly jsm: JetStreamManager;
+  /** The durable pull consumer `lake-writer-<ds>` on `curated.<ds>`. */
+  readonly consumer: Consumer;
+  readonly stream: string;
+  readonly durable: string;
+  /** The dataset's newest schema at start: the table's schema. */
+  readonly schema: RegisteredSchema;
+  /** Opens the dataset's table for a schema version (txn appId = `durable`). */
+  readonly openTable: (schema: RegisteredSchema) => Promise<CuratedTable>;
+  readonly registry: SchemaRegistry;
+  readonly deadLetters: DeadLetters;
+  readonly bounds: FlushBounds;
+  /** The consumer's ack wait, ms: buffered frames are kept alive well within it. */
+  readonly ackWaitMs: number;
+  /** Frames per fetch and how long a fetch waits, ms. */
+  readonly fetch: { readonly maxMessages: number; readonly expiresMs: number };
+  readonly logger: Logger;
+  readonly metrics: WriterMetrics;
+  readonly tracer: Tracer;
+}
+
+/** One buffered frame: its rows, its span (ended at the commit) and its newest event time. */
+interface BufferedFrame {
+  readonly rows: CuratedRow[];
+  readonly span: Span;
+  readonly newest: number;
+}
+
+type Batch = MicroBatch<JsMsg, BufferedFrame>;
+
+const FIRST_RETRY_MS = 500;
+const MAX_RETRY_MS = 30_000;
+
+/**
+ * Writes one dataset's curated frames into its Delta table, exactly once.
+ *
+ * Frames are buffered into a micro-batch, and a flush appends the batch's rows in ONE Delta commit
+ * whose txn (appId = the consumer name) carries the highest stream sequence of the batch; only
+ * then is every frame of the batch acked. After a crash the commit may exist without the acks, so
+ * JetStream redelivers: a frame whose sequence is at or below the committed txn version is acked
+ * without writing.
+ *
+ * That rule holds only if no frame is committed before an older one of the same consumer: the
+ * txn version must mean "everything up to here". JetStream delivers in sequence order, so the risk
+ * is a redelivery overtaking — a frame that is pending on the consumer but not held by this
+ * writer (delivered to a writer that died, lost in transit across a reconnect, handed back) comes
+ * back after a newer batch was committed, and would be skipped. Two guards keep that from
+ * happening:
+ * - frames this writer holds never expire: the ack wait is far above the flush interval and held
+ *   frames get `working()` while a flush is slow, so they are never redelivered elsewhere;
+ * - after start, a reconnect or a failed fetch, commits wait (the gate) until the server counts no
+ *   more pending frames than this writer holds: every older delivery is back in hand.
+ * One writer per consumer: two processes sharing `lake-writer-<ds>` would break the rule.
+ */
+export class CuratedWriter implements WriterGauges {
+  readonly dataset: string;
+  readonly zone = Zone.Curated;
+  readonly #o: CuratedWriterOptions;
+  readonly #log: Logger;
+  readonly #tickMs: number;
+  readonly #schemas = new Map<string, RegisteredSchema>();
+  #table: CuratedTable;
+  #decoder: RowDecoder;
+  #committed = 0;
+  #current: Batch;
+  #flushing: Batch | undefined;
+  #flushDone: Promise<void> | undefined;
+  #gateOpen = false;
+  #gateCheck: Promise<void> | undefined;
+  #loop: PullLoop | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopping = false;
+  #lastKeepAlive = 0;
+  #lastCommitAt = 0;
+  #newestEventAt = 0;
+
+  private constructor(options: CuratedWriterOptions, table: CuratedTable) {
+    this.#o = options;
+    this.dataset = options.dataset;
+    this.#log = options.logger.child({ dataset: options.dataset, consumer: options.durable });
+    this.#tickMs = Math.max(20, Math.min(250, options.bounds.maxAgeMs / 4));
+    this.#table = table;
+    this.#decoder = new RowDecoder(options.schema, options.eventTimeField);
+    this.#current = new MicroBatch(options.bounds);
+  }
+
+  /** Opens the dataset's table under its newest schema. */
+  static async open(options: CuratedWriterOptions): Promise<CuratedWriter> {
+    return new CuratedWriter(options, await options.openTable(options.schema));
+  }
+
+  /** The highest stream sequence committed to the table by this consumer (0 before the first). */
+  get committedSeq(): number {
+    return this.#committed;
+  }
+
+  /** True while the writer pulls frames. */
+  get running(): boolean {
+    return this.#loop !== undefined && !this.#stopping;
+  }
+
+  /** Reads where the table stopped, then starts pulling; commits wait until the gate opens. */
+  async start(): Promise<void> {
+    this.#committed = this.#table.committedVersion() ?? 0;
+    await this.#checkGate();
+    this.#o.metrics.watch(this);
+    this.#timer = setInterval(() => this.#tick(), this.#tickMs);
+    this.#loop = new PullLoop(this.#o.consumer, {
+      ...this.#o.fetch,
+      handle: (msg) => this.#handle(msg),
+      onError: (err, msg) => {
+        // A frame left unhandled, or a fetch cut short, leaves deliveries pending that we do not hold.
+        this.#closeGate();
+        if (msg === undefined) this.#log.warn({ err }, "fetch failed");
+        else this.#log.error({ err, seq: msg.seq }, "frame handling failed, left for redelivery");
+      },
+    });
+    this.#log.info({ committedSeq: this.#committed, gateOpen: this.#gateOpen }, "curated writer started");
+  }
+
+  /** After a reconnect, frames may have been lost in transit: hold commits until they are back. */
+  onReconnect(): void {
+    this.#closeGate();
+  }
+
+  /**
+   * Stops pulling (the fetch in progress is handled), commits everything buffered and acks it.
+   * Frames that cannot be committed now (disk failing, gate closed) are handed back with a nak.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    await this.#loop?.stop();
+    clearInterval(this.#timer);
+    while (this.#flushDone !== undefined) await this.#flushDone;
+    if (!this.#gateOpen) await this.#checkGate().catch((err) => this.#log.warn({ err }, "gate check failed"));
+    if (this.#gateOpen && this.#current.frames > 0) {
+      this.#beginFlush(FlushReason.Stop);
+      while (this.#flushDone !== undefined) await this.#flushDone;
+    }
+    this.#handBack(this.#current);
+    this.#current = new MicroBatch(this.#o.bounds);
+    this.#o.metrics.unwatch(this);
+    this.#log.info({ committedSeq: this.#committed }, "curated writer stopped");
+  }
+
+  bufferedRows(): number {
+    return this.#current.rows + (this.#flushing?.rows ?? 0);
+  }
+
+  lastCommitAt(): number {
+    return this.#lastCommitAt;
+  }
+
+  newestEventAt(): number {
+    return this.#newestEventAt;
+  }
+
+  async #handle(msg: JsMsg): Promise<void> {
+    const seq = msg.seq;
+    if (seq <= this.#committed) {
+      // Committed before a crash or a lost ack: ack, never write twice.
+      msg.ack();
+      this.#o.metrics.frameSkipped(this.dataset, this.zone);
+      return;
+    }
+    if (this.#current.swap(seq, msg) || this.#flushing?.has(seq)) {
+      // A redelivery of a frame in hand: the flush that holds it acks it.
+      this.#o.metrics.frameSkipped(this.dataset, this.zone);
+      return;
+    }
+    let frame: ReceivedFrame;
+    try {
+      frame = readFrame(msg);
+    } catch (err) {
+      const e = err as FrameError;
+      await this.#deadLetterFrame(msg, e instanceof FrameError ? e.code : "BAD_FRAME", String(e.message));
+      return;
+    }
+    const writer = await this.#writerSchema(frame.schemaId, msg);
+    if (writer === undefined) return;
+    if (writer.version > this.#decoder.schema.version && !(await this.#upgrade(writer, msg))) return;
+
+    const span = this.#startSpan(frame);
+    const traceId = traceIdFromTraceparent(frame.traceparent) ?? "";
+    const rows: CuratedRow[] = [];
+    const rejected: RejectedEvent[] = [];
+    let newest: number;
+    try {
+      newest = this.#decoder.decode(frame.events, writer, traceId, rows, rejected);
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: "frame dead-lettered" });
+      span.end();
+      const reason = `dataset ${JSON.stringify(this.dataset)}: ${writer.id} cannot be read as ${this.#decoder.schema.id}: ${err instanceof Error ? err.message : String(err)}`;
+      await this.#deadLetterFrame(msg, "INCOMPATIBLE_SCHEMA", reason);
+      return;
+    }
+    for (const r of rejected) await this.#deadLetterEvent(r, frame.traceparent);
+    this.#o.metrics.frameIn(this.dataset, this.zone, frame.events.length);
+    this.#current.add(seq, msg, { rows, span, newest }, rows.length, msg.data.length, Date.now());
+    if (this.#gateOpen && this.#current.full()) {
+      // Backpressure: one flush at a time, so at most two batches are ever in memory.
+      while (this.#flushDone !== undefined) await this.#flushDone;
+      const reason = this.#current.due(Date.now());
+      if (this.#gateOpen && reason !== undefined) this.#beginFlush(reason);
+    }
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    if (!this.#gateOpen) {
+      // Never while a flush runs: its acks would make the server's count drop below what we held.
+      if (this.#flushDone === undefined) this.#gateCheck ??= this.#checkGate()
+        .catch((err) => this.#log.warn({ err }, "gate check failed"))
+        .finally(() => {
+          this.#gateCheck = undefined;
+        });
+    } else if (this.#flushDone === undefined) {
+      const reason = this.#current.due(now);
+      if (reason !== undefined) this.#beginFlush(reason);
+    }
+    this.#keepAlive(now);
+  }
+
+  // Tells the server that frames held long (a slow flush, a closed gate) are still being worked
+  // on, so their ack wait never runs out and no redelivery can overtake them.
+  #keepAlive(now: number): void {
+    const every = this.#o.ackWaitMs / 4;
+    if (now - this.#lastKeepAlive < every) return;
+    this.#lastKeepAlive = now;
+    for (const batch of [this.#flushing, this.#current]) {
+      if (batch === undefined || batch.age(now) < every) continue;
+      for (const entry of batch) entry.message.working();
+    }
+  }
+
+  // Opens the gate once the server counts no more pending frames than we hold, counted before
+  // asking: then every delivery still pending is one of ours and none can overtake a commit.
+  async #checkGate(): Promise<void> {
+    const held = this.#current.frames + (this.#flushing?.frames ?? 0);
+    const info = await this.#o.jsm.consumers.info(this.#o.stream, this.#o.durable);
+    if (!this.#gateOpen && info.num_ack_pending <= held) {
+      this.#gateOpen = true;
+      if (held > 0) this.#log.info({ held }, "every pending frame in hand, commits resume");
+    } else if (!this.#gateOpen) {
+      this.#log.debug({ held, pending: info.num_ack_pending }, "waiting for pending frames before committing");
+    }
+  }
+
+  #closeGate(): void {
+    if (this.#gateOpen) this.#log.warn("commits held until every pending frame is back in hand");
+    this.#gateOpen = false;
+  }
+
+  #beginFlush(reason: FlushReason): void {
+    const batch = this.#current;
+    if (batch.frames === 0) return;
+    this.#current = new MicroBatch(this.#o.bounds);
+    this.#flushing = batch;
+    this.#flushDone = this.#commit(batch, reason).finally(() => {
+      this.#flushing = undefined;
+      this.#flushDone = undefined;
+    });
+  }
+
+  // Commits the batch, retrying with backoff until it lands (the frames stay un-acked meanwhile),
+  // then acks every frame. When stopping, gives up after one failure and hands the frames back.
+  async #commit(batch: Batch, reason: FlushReason): Promise<void> {
+    const started = performance.now();
+    let retryMs = FIRST_RETRY_MS;
+    let rows = 0;
+    for (;;) {
+      try {
+        rows = await this.#append(batch);
+        break;
+      } catch (err) {
+        if (err instanceof LakeError && err.code === LakeErrorCode.TxnAlreadyCommitted) {
+          // Another process committed for this consumer (a second writer on it: misconfigured).
+          this.#log.error({ err }, "another writer committed for this consumer");
+          this.#committed = Math.max(this.#committed, this.#table.committedVersion() ?? 0);
+          continue;
+        }
+        this.#o.metrics.flushFailed(this.dataset, this.zone);
+        this.#log.error({ err, frames: batch.frames, rows: batch.rows, retryMs }, "flush failed");
+        if (this.#stopping) {
+          this.#handBack(batch);
+          return;
+        }
+        await sleep(retryMs);
+        retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+      }
+    }
+    for (const entry of batch) {
+      entry.message.ack();
+      entry.item.span.end();
+    }
+    this.#o.metrics.committed(this.dataset, this.zone, rows, (performance.now() - started) / 1000, reason);
+  }
+
+  // One Delta commit for the batch, txn version = its highest sequence. Returns the rows written.
+  async #append(batch: Batch): Promise<number> {
+    if (batch.maxSeq <= this.#committed) return 0;
+    const rows: CuratedRow[] = [];
+    let newest = 0;
+    for (const entry of batch) {
+      if (entry.seq <= this.#committed) continue;
+      const frameRows = entry.item.rows;
+      for (let i = 0; i < frameRows.length; i++) rows.push(frameRows[i]!);
+      if (entry.item.newest > newest) newest = entry.item.newest;
+    }
+    const result = await this.#table.append(rows, batch.maxSeq);
+    this.#committed = batch.maxSeq;
+    this.#lastCommitAt = Date.now();
+    if (newest > this.#newestEventAt) this.#newestEventAt = newest;
+    this.#log.debug({ version: result.version, files: result.files, rows: result.rows, txn: batch.maxSeq }, "committed");
+    return rows.length;
+  }
+
+  // Frames we hold but will not commit: nak them so the next writer gets them at once.
+  #handBack(batch: Batch): void {
+    for (const entry of batch) {
+      entry.message.nak();
+      entry.item.span.end();
+    }
+  }
+
+  // A frame of a newer schema version: wait for the flush in progress, then reopen the table under
+  // that version (the table's schema evolves: new nullable columns). False when it cannot be.
+  async #upgrade(writer: RegisteredSchema, msg: JsMsg): Promise<boolean> {
+    while (this.#flushDone !== undefined) await this.#flushDone;
+    try {
+      this.#table = await this.#o.openTable(writer);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      await this.#deadLetterFrame(msg, err instanceof LakeError ? err.code : "SCHEMA_UPGRADE_FAILED", reason);
+      return false;
+    }
+    this.#decoder = new RowDecoder(writer, this.#o.eventTimeField);
+    this.#log.info({ schemaId: writer.id }, "table schema upgraded");
+    return true;
+  }
+
+  // The frame's schema, cached. An unknown schema is poison; a registry that does not answer is
+  // waited for (never a nak: the frame would come back behind newer commits).
+  async #writerSchema(schemaId: string, msg: JsMsg): Promise<RegisteredSchema | undefined> {
+    const cached = this.#schemas.get(schemaId);
+    if (cached !== undefined) return cached;
+    let retryMs = FIRST_RETRY_MS;
+    for (;;) {
+      try {
+        const schema = await this.#o.registry.get(schemaId);
+        this.#schemas.set(schemaId, schema);
+        return schema;
+      } catch (err) {
+        if (
+          err instanceof SchemaError &&
+          (err.code === SchemaErrorCode.NotFound || err.code === SchemaErrorCode.InvalidSchemaId)
+        ) {
+          await this.#deadLetterFrame(msg, err.code, err.message);
+          return undefined;
+        }
+        if (this.#stopping) throw err;
+        this.#log.warn({ err, schemaId, retryMs }, "schema registry unavailable");
+        await sleep(retryMs);
+        retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+      }
+    }
+  }
+
+  async #deadLetterFrame(msg: JsMsg, code: string, reason: string): Promise<void> {
+    await this.#o.deadLetters.frame({ stage: Stage.LakeWriter, dataset: this.dataset, msg, code, reason });
+    msg.term();
+    this.#o.metrics.deadLettered(this.dataset, this.zone, "frame");
+    this.#log.error({ seq: msg.seq, code, reason }, "frame dead-lettered");
+  }
+
+  async #deadLetterEvent(rejected: RejectedEvent, traceparent: string | undefined): Promise<void> {
+    await this.#o.deadLetters.event({
+      stage: Stage.LakeWriter,
+      dataset: this.dataset,
+      code: rejected.code,
+      reason: rejected.reason,
+      ...(rejected.field === undefined ? {} : { field: rejected.field }),
+      ...(rejected.expected === undefined ? {} : { expected: rejected.expected }),
+      ...(rejected.got === undefined ? {} : { got: rejected.got }),
+      eventId: rejected.eventId,
+      event: rejected.event,
+      ...(traceparent === undefined ? {} : { traceparent }),
+    });
+    this.#o.metrics.deadLettered(this.dataset, this.zone, "event");
+  }
+
+  #startSpan(frame: ReceivedFrame): Span {
+    return this.#o.tracer.startSpan(
+      `process ${frame.subject}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_NATS,
+          [ATTR_MESSAGING_OPERATION_TYPE]: MessagingOperationType.Process,
+          [ATTR_MESSAGING_OPERATION_NAME]: "process",
+          [ATTR_MESSAGING_DESTINATION_NAME]: frame.subject,
+          [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: this.#o.durable,
+          [ATTR_MESSAGING_MESSAGE_ID]: frame.msgId ?? "",
+          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: frame.events.length,
+          [ATTR_INLET_DATASET]: this.dataset,
+          [ATTR_INLET_SCHEMA_ID]: frame.schemaId,
+          [ATTR_INLET_STAGE]: Stage.LakeWriter,
+        },
+      },
+      contextFromTraceparent(frame.traceparent),
+    );
+  }
+}

@@ -1,0 +1,99 @@
+import type { FrameEvent } from "@inlet/bus";
+import type { CuratedRow } from "@inlet/lake";
+import type { AvroType, RegisteredSchema } from "@inlet/schema";
+import { RowCheck } from "./row-check.js";
+
+/** Codes of events the lake-writer dead-letters (`Inlet-Error-Code`). */
+export const RejectCode = {
+  /** The payload is not Avro of the frame's schema. */
+  Undecodable: "UNDECODABLE_EVENT",
+  /** A value the curated table cannot store. */
+  Unwritable: "UNWRITABLE_VALUE",
+} as const;
+
+/** A {@link RejectCode} value. */
+export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
+
+/** An event of a frame that cannot become a row. */
+export interface RejectedEvent {
+  readonly eventId: string;
+  readonly code: RejectCode;
+  readonly reason: string;
+  readonly field?: string;
+  readonly expected?: string;
+  readonly got?: unknown;
+  /** The decoded event, or the payload as base64 when it did not decode. */
+  readonly event: unknown;
+}
+
+type Resolver = ReturnType<AvroType["createResolver"]>;
+
+/**
+ * Turns frame payloads into curated rows under the table's schema (the dataset's newest version):
+ * a payload of an older version is read through an Avro resolver, so fields it lacks take their
+ * defaults (null). Each row is checked against what the table can store.
+ */
+export class RowDecoder {
+  /** The table's schema: rows come out in its shape. */
+  readonly schema: RegisteredSchema;
+  readonly #check: RowCheck;
+  readonly #eventTimeField: string;
+  readonly #resolvers = new Map<string, Resolver | undefined>();
+
+  constructor(schema: RegisteredSchema, eventTimeField: string) {
+    this.schema = schema;
+    this.#eventTimeField = eventTimeField;
+    this.#check = new RowCheck(schema.dataset, schema.schema, eventTimeField);
+  }
+
+  /**
+   * Decodes `events` written with `writer` into `rows`, or into `rejected` with the reason.
+   * Throws when `writer` cannot be read as the table's schema at all (the frame is poison).
+   * Returns the newest event time among the rows, ms since the epoch (0 when none).
+   */
+  decode(
+    events: readonly FrameEvent[],
+    writer: RegisteredSchema,
+    traceId: string,
+    rows: CuratedRow[],
+    rejected: RejectedEvent[],
+  ): number {
+    const type = this.schema.type;
+    const resolver = this.#resolver(writer);
+    const schemaVersion = writer.version;
+    const timeField = this.#eventTimeField;
+    let newest = 0;
+    for (const e of events) {
+      let event: Record<string, unknown>;
+      try {
+        event = type.fromBuffer(e.payload as Buffer, resolver) as Record<string, unknown>;
+      } catch (err) {
+        rejected.push({
+          eventId: e.id,
+          code: RejectCode.Undecodable,
+          reason: `dataset ${JSON.stringify(writer.dataset)}: event is not Avro of ${writer.id}: ${err instanceof Error ? err.message : String(err)}`,
+          event: Buffer.from(e.payload).toString("base64"),
+        });
+        continue;
+      }
+      const problem = this.#check.problem(event);
+      if (problem !== undefined) {
+        rejected.push({ eventId: e.id, code: RejectCode.Unwritable, ...problem, event });
+        continue;
+      }
+      rows.push({ event, eventId: e.id, ingestedAt: e.ingestedAt, traceId, schemaVersion });
+      const time = event[timeField];
+      if (typeof time === "number" && time > newest) newest = time;
+    }
+    return newest;
+  }
+
+  // No resolver for the table's own version; one per older version, built once.
+  #resolver(writer: RegisteredSchema): Resolver | undefined {
+    if (writer.id === this.schema.id) return undefined;
+    if (this.#resolvers.has(writer.id)) return this.#resolvers.get(writer.id);
+    const resolver = this.schema.type.createResolver(writer.type);
+    this.#resolvers.set(writer.id, resolver);
+    return resolver;
+  }
+}

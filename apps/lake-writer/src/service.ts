@@ -1,0 +1,226 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  type Bus,
+  createSubjects,
+  DeadLetters,
+  DurableName,
+  ensureConsumer,
+  ensureStreams,
+  StreamName,
+  streamName,
+  streamSpecs,
+} from "@inlet/bus";
+import { CuratedTable, ParquetWriter, PartitionBy, RawZoneWriter } from "@inlet/lake";
+import { createServiceHttp, type ServiceHttp } from "@inlet/runtime";
+import { type DatasetDefinition, registerDatasets, type SchemaRegistry } from "@inlet/schema";
+import type { Logger, Meter, Tracer } from "@inlet/telemetry";
+import type { LakeWriterConfig } from "./config.js";
+import { CuratedWriter } from "./curated-writer.js";
+import type { FlushBounds } from "./micro-batch.js";
+import { RawWriter } from "./raw-writer.js";
+import { WriterMetrics } from "./writer-metrics.js";
+
+/** What {@link createLakeWriter} needs; tests build these themselves. */
+export interface LakeWriterDeps {
+  readonly config: LakeWriterConfig;
+  /** The NATS connection; the lake-writer closes it in `stop()`. */
+  readonly bus: Bus;
+  readonly registry: SchemaRegistry;
+  /** Every dataset of the config directory (`loadDatasets`). */
+  readonly datasets: readonly DatasetDefinition[];
+  readonly logger: Logger;
+  readonly tracer: Tracer;
+  readonly meter: Meter;
+  /** Serves `GET /metrics`. */
+  readonly metricsHandler?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Stream and subject prefix, so tests can share a server (default: none). */
+  readonly prefix?: string;
+}
+
+/** A lake-writer: `start()` then `stop()`. */
+export interface LakeWriter {
+  /** Ensures streams, schemas and consumers, starts the writers and the HTTP server. */
+  start(): Promise<void>;
+  /** Stops pulling, commits and acks everything buffered, closes the HTTP server and NATS. */
+  stop(): Promise<void>;
+  /** The HTTP server's base URL (after `start()`). */
+  readonly url: string;
+  /** The curated writers, by dataset (after `start()`). */
+  readonly curated: ReadonlyMap<string, CuratedWriter>;
+}
+
+// A fetch waits this long for frames when the stream is idle; stop() waits for it at most this long.
+const FETCH_EXPIRES_MS = 1_000;
+const MAX_FETCH_MESSAGES = 256;
+
+/**
+ * The lake-writer: one curated writer per dataset (durable `lake-writer-<ds>` on `curated.<ds>`,
+ * exactly once into the dataset's Delta table) and, when enabled, the raw zone writer (durable
+ * `raw-writer` on INGEST, at least once into Avro files).
+ */
+export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
+  const { config, bus, registry, logger } = deps;
+  const prefix = deps.prefix ?? "";
+  const subjects = createSubjects(prefix);
+  const metrics = new WriterMetrics(deps.meter);
+  const deadLetters = new DeadLetters(bus.js, { subjects });
+  const maxAckPending = config.INLET_WRITER_MAX_ACK_PENDING;
+  const bounds: FlushBounds = {
+    maxRows: config.INLET_WRITER_MAX_ROWS,
+    maxBytes: config.INLET_WRITER_MAX_BYTES,
+    // Frames wait un-acked until their commit: half the ack-pending limit per batch lets the
+    // next batch fill while one is flushing.
+    maxFrames: Math.max(1, Math.floor(maxAckPending / 2)),
+    maxAgeMs: config.INLET_WRITER_FLUSH_MS,
+  };
+  const fetch = {
+    maxMessages: Math.max(1, Math.min(MAX_FETCH_MESSAGES, Math.floor(maxAckPending / 4))),
+    expiresMs: FETCH_EXPIRES_MS,
+  };
+  const curated = new Map<string, CuratedWriter>();
+  let raw: RawWriter | undefined;
+  let parquet: ParquetWriter | undefined;
+  let http: ServiceHttp | undefined;
+  let stopping = false;
+  let stopped: Promise<void> | undefined;
+
+  const selectedDatasets = (): DatasetDefinition[] => {
+    const wanted = config.INLET_WRITER_DATASETS;
+    if (wanted === undefined) return [...deps.datasets];
+    const known = new Set(deps.datasets.map((d) => d.name));
+    const unknown = wanted.filter((name) => !known.has(name));
+    if (unknown.length > 0) {
+      throw new Error(
+        `INLET_WRITER_DATASETS names unknown datasets: ${unknown.join(", ")} (known: ${[...known].join(", ")})`,
+      );
+    }
+    return deps.datasets.filter((d) => wanted.includes(d.name));
+  };
+
+  const startCurated = async (definition: DatasetDefinition, writer: ParquetWriter): Promise<CuratedWriter> => {
+    const { name, settings } = definition;
+    const stream = streamName(StreamName.Curated, prefix);
+    const durable = DurableName.lakeWriter(name);
+    await ensureConsumer(bus.jsm, stream, {
+      durable,
+      filterSubjects: [subjects.curated(name)],
+      maxAckPending,
+      ackWaitMs: config.INLET_WRITER_ACK_WAIT_MS,
+      maxDeliver: -1,
+      description: `lake-writer: ${name} into the curated zone`,
+    });
+    const schema = await registry.latest(name);
+    if (schema === undefined) throw new Error(`dataset ${JSON.stringify(name)} has no schema in the registry`);
+    const partitionBy = settings.partitionBy === PartitionBy.None ? PartitionBy.None : PartitionBy.EventDate;
+    const writerInstance = await CuratedWriter.open({
+      dataset: name,
+      eventTimeField: settings.eventTimeField,
+      jsm: bus.jsm,
+      consumer: await bus.js.consumers.get(stream, durable),
+      stream,
+      durable,
+      schema,
+      openTable: (s) =>
+        CuratedTable.open({
+          lakeDir: config.INLET_LAKE_DIR,
+          dataset: name,
+          avroSchema: s.schema,
+          schemaVersion: s.version,
+          partitionBy,
+          eventTimeField: settings.eventTimeField,
+          appId: durable,
+          writer,
+        }),
+      registry,
+      deadLetters,
+      bounds,
+      ackWaitMs: config.INLET_WRITER_ACK_WAIT_MS,
+      fetch,
+      logger,
+      metrics,
+      tracer: deps.tracer,
+    });
+    await writerInstance.start();
+    return writerInstance;
+  };
+
+  const startRaw = async (): Promise<RawWriter> => {
+    const stream = streamName(StreamName.Ingest, prefix);
+    const durable = DurableName.RawWriter;
+    await ensureConsumer(bus.jsm, stream, {
+      durable,
+      maxAckPending,
+      ackWaitMs: config.INLET_WRITER_ACK_WAIT_MS,
+      maxDeliver: -1,
+      description: "lake-writer: every accepted event into the raw zone",
+    });
+    const writer = new RawWriter({
+      consumer: await bus.js.consumers.get(stream, durable),
+      durable,
+      openWriter: () => RawZoneWriter.create({ lakeDir: config.INLET_LAKE_DIR }),
+      registry,
+      deadLetters,
+      bounds,
+      fetch,
+      logger,
+      metrics,
+    });
+    await writer.start();
+    return writer;
+  };
+
+  // A reconnect may have dropped frames in transit: each curated writer holds commits until they are back.
+  const watchConnection = async (): Promise<void> => {
+    for await (const status of bus.nc.status()) {
+      if (status.type === "reconnect") {
+        logger.warn({ server: status.server }, "nats reconnected");
+        for (const writer of curated.values()) writer.onReconnect();
+      } else if (status.type === "disconnect") {
+        logger.warn({ server: status.server }, "nats disconnected");
+      }
+    }
+  };
+
+  const ready = (): boolean => {
+    if (stopping || bus.nc.isClosed()) return false;
+    if (config.INLET_RAW_ENABLED && !raw?.running) return false;
+    return curated.size > 0 ? [...curated.values()].every((w) => w.running) : raw !== undefined;
+  };
+
+  return {
+    get url() {
+      return http?.url ?? "";
+    },
+    curated,
+    async start() {
+      http = await createServiceHttp({
+        port: config.INLET_LAKE_WRITER_PORT,
+        ready,
+        logger,
+        ...(deps.metricsHandler === undefined ? {} : { metricsHandler: deps.metricsHandler }),
+      });
+      await ensureStreams(bus.jsm, streamSpecs({ replicas: config.INLET_STREAM_REPLICAS, prefix }));
+      await registerDatasets(registry, deps.datasets);
+      const datasets = selectedDatasets();
+      void watchConnection();
+      parquet = await ParquetWriter.create();
+      for (const definition of datasets) curated.set(definition.name, await startCurated(definition, parquet));
+      if (config.INLET_RAW_ENABLED) raw = await startRaw();
+      logger.info(
+        { datasets: datasets.map((d) => d.name), raw: config.INLET_RAW_ENABLED, bounds },
+        "lake-writer running",
+      );
+    },
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        const results = await Promise.allSettled([...[...curated.values()].map((w) => w.stop()), raw?.stop()]);
+        for (const r of results) if (r.status === "rejected") logger.error({ err: r.reason }, "writer stop failed");
+        await parquet?.close();
+        await bus.close();
+        await http?.close();
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { DlqKind, DurableName, Header, StreamName } from "@inlet/bus";
+import { curatedTableDir, deltaCommitFileName, deltaLogDir } from "@inlet/lake";
+import { waitFor } from "@inlet/testing";
+import { natsTest } from "@inlet/testing/vitest";
+import { describe, expect } from "vitest";
+import { Harness, TRACE_ID, TRACEPARENT } from "./harness.js";
+
+const test = natsTest.extend<{ harness: Harness }>({
+  harness: async ({ nats }, use) => {
+    const harness = await Harness.create(nats.url);
+    try {
+      await use(harness);
+    } finally {
+      await harness.close();
+    }
+  },
+});
+
+const durable = DurableName.lakeWriter("orders");
+
+describe("curated writer", () => {
+  test("writes the frames published to curated.<ds> as exactly those rows, with lineage", async ({ harness }) => {
+    const writer = await harness.startWriter();
+    const first = harness.orders(3);
+    const second = harness.orders(2, { coupon: "SPRING" });
+    await harness.publishOrders(first, { traceparent: TRACEPARENT });
+    const lastSeq = await harness.publishOrders(second);
+
+    await waitFor(() => writer.curated.get("orders")!.committedSeq >= lastSeq, { message: "the commit" });
+    await waitFor(async () => (await harness.pending(durable)) === 0, { message: "every frame acked" });
+
+    const rows = await harness.rows();
+    expect(rows).toHaveLength(5);
+    expect(rows[0]).toEqual({
+      ts: "2024-03-01 00:00:00+00",
+      item: "item-0",
+      qty: 0,
+      coupon: null,
+      _event_id: "ev-item-0",
+      _ingested_at: "2024-03-01 00:00:00.5+00",
+      _trace_id: TRACE_ID,
+      _schema_version: 2,
+      event_date: "2024-03-01",
+    });
+    expect(rows.map((r) => r._event_id)).toEqual(["ev-item-0", "ev-item-1", "ev-item-2", "ev-item-3", "ev-item-4"]);
+    expect(rows.filter((r) => r.coupon === "SPRING")).toHaveLength(2);
+    expect(rows[4]?._trace_id).toBeNull();
+
+    // The commit carries the consumer's txn: appId = consumer name, version = last stream sequence.
+    const tableDir = curatedTableDir(harness.lakeDir, "orders");
+    const log = await readFile(join(deltaLogDir(tableDir), deltaCommitFileName(0)), "utf8");
+    const txns = log
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { txn?: { appId: string; version: number } })
+      .filter((a) => a.txn !== undefined);
+    expect(txns.map((a) => a.txn)).toEqual([expect.objectContaining({ appId: durable, version: lastSeq })]);
+  });
+
+  test("flushes by the row bound before the interval, and the rest on stop", async ({ harness }) => {
+    const writer = await harness.startWriter({ INLET_WRITER_MAX_ROWS: "10", INLET_WRITER_FLUSH_MS: "1m" });
+    let lastSeq = 0;
+    for (let i = 0; i < 5; i++) lastSeq = await harness.publishOrders(harness.orders(5));
+
+    // 25 rows in frames of 5: the bound of 10 flushes twice; 5 rows wait for the interval.
+    await waitFor(async () => (await harness.rows()).length === 20, { message: "two row-bound flushes" });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await harness.rows()).toHaveLength(20);
+    expect(await harness.pending(durable)).toBe(1);
+
+    await writer.stop();
+    const rows = await harness.rows();
+    expect(rows).toHaveLength(25);
+    expect(new Set(rows.map((r) => r._event_id)).size).toBe(25);
+    expect(await harness.pending(durable)).toBe(0);
+    expect(writer.curated.get("orders")?.committedSeq).toBe(lastSeq);
+  });
+
+  test("flushes by the interval when the bounds are not reached", async ({ harness }) => {
+    const writer = await harness.startWriter({ INLET_WRITER_FLUSH_MS: "300" });
+    const started = Date.now();
+    const seq = await harness.publishOrders(harness.orders(3));
+    await waitFor(() => writer.curated.get("orders")!.committedSeq >= seq, { message: "the interval flush" });
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(5_000);
+    expect(await harness.rows()).toHaveLength(3);
+  });
+
+  test("writes events of an older schema version under the newest schema, missing fields null", async ({
+    harness,
+  }) => {
+    const writer = await harness.startWriter();
+    await harness.publishOrders(harness.orders(2), { version: 1 });
+    const seq = await harness.publishOrders(harness.orders(1, { coupon: "X" }), { version: 2 });
+    await waitFor(() => writer.curated.get("orders")!.committedSeq >= seq, { message: "the commit" });
+    const rows = await harness.rows();
+    expect(rows.map((r) => [r.coupon, r._schema_version])).toEqual([
+      [null, 1],
+      [null, 1],
+      ["X", 2],
+    ]);
+  });
+
+  test("dead-letters an event the lake cannot store and writes the rest of its frame", async ({ harness }) => {
+    const writer = await harness.startWriter();
+    const good = harness.orders(2);
+    const bad = harness.orders(1, { ts: 9_000_000_000_000_000 });
+    const seq = await harness.publishOrders([good[0]!, bad[0]!, good[1]!]);
+    await waitFor(() => writer.curated.get("orders")!.committedSeq >= seq, { message: "the commit" });
+    expect((await harness.rows()).map((r) => r._event_id)).toEqual([`ev-${good[0]!.item}`, `ev-${good[1]!.item}`]);
+
+    const dlq = await harness.bus.js.consumers.get(harness.stream(StreamName.Dlq));
+    const letter = await dlq.next({ expires: 5_000 });
+    expect(letter?.subject).toBe(harness.subjects.dlq("lake-writer", "orders"));
+    expect(letter?.headers?.get(Header.DlqKind)).toBe(DlqKind.Event);
+    expect(letter?.headers?.get(Header.EventId)).toBe(`ev-${bad[0]!.item}`);
+    expect(letter?.json<{ field: string; reason: string }>()).toMatchObject({
+      field: "ts",
+      reason: expect.stringMatching(/^dataset "orders": field "ts" expected a timestamp/),
+    });
+  });
+
+  test("dead-letters a frame that cannot be decoded, whole, and terminates it", async ({ harness }) => {
+    const writer = await harness.startWriter();
+    const { headers } = await import("@nats-io/nats-core");
+    const h = headers();
+    h.set(Header.Schema, "orders@2");
+    h.set(Header.Count, "3");
+    h.set(Header.MsgId, "garbage-frame");
+    const bad = await harness.bus.js.publish(harness.subjects.curated("orders"), new Uint8Array([1, 2, 3]), {
+      headers: h,
+    });
+    const seq = await harness.publishOrders(harness.orders(1));
+    await waitFor(() => writer.curated.get("orders")!.committedSeq >= seq, { message: "the commit" });
+    await waitFor(async () => (await harness.pending(durable)) === 0, { message: "every frame settled" });
+    expect(await harness.rows()).toHaveLength(1);
+
+    const dlq = await harness.bus.js.consumers.get(harness.stream(StreamName.Dlq));
+    const letter = await dlq.next({ expires: 5_000 });
+    expect(letter?.headers?.get(Header.DlqKind)).toBe(DlqKind.Frame);
+    expect(letter?.headers?.get(Header.SourceSeq)).toBe(String(bad.seq));
+    expect([...(letter?.data ?? [])]).toEqual([1, 2, 3]);
+  });
+});

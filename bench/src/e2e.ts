@@ -1,0 +1,159 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { BenchStack } from "./bench-stack.js";
+import { BENCH_DATASETS, makeBodies, meanEventBytes } from "./events.js";
+import { CollectorClient, emptyStats, type LoadStats, runClosedLoop } from "./load.js";
+import type { BenchOptions } from "./options.js";
+import { ProcSampler, type ProcSummary } from "./proc-stats.js";
+import { count, type Phase } from "./progress.js";
+import { QueryClient } from "./query-client.js";
+import { type Backlog, readBacklog } from "./streams-monitor.js";
+
+/** The end-to-end figure and what was seen while measuring it. */
+export interface E2eResult {
+  eventsPerS: number;
+  /** From the first commit after warm-up to the last commit of the window, s. */
+  windowS: number;
+  rowsInWindow: number;
+  commitsInWindow: number;
+  /** Mean event size as JSON, bytes. */
+  eventBytes: number;
+  load: LoadStats;
+  /** Per service (and nats-server): peak RSS and CPU use (cores) in the window. */
+  processes: Record<string, ProcSummary>;
+  /** Frames waiting per stream when the window closed. */
+  backlogAtEnd: Backlog;
+  /** The most frames seen waiting in the pipeline streams. */
+  maxBacklogFrames: number;
+}
+
+/** Producers hold off while the pipeline streams hold this many frames (about 300k events). */
+export const MAX_BACKLOG_FRAMES = 300;
+const POLL_MS = 500;
+
+/**
+ * Pushes pre-generated NDJSON bodies of the three demo datasets at the collector with
+ * `concurrency` requests in flight, backing off on 503 and holding off while the pipeline's
+ * backlog is at {@link MAX_BACKLOG_FRAMES}; after the warm-up, counts the rows committed to the
+ * lake (through the query API) over at least `e2eWindowS` seconds, commit to commit.
+ */
+export async function measureE2e(bench: BenchStack, options: BenchOptions, phase: Phase): Promise<E2eResult> {
+  const { stack } = bench;
+  phase.update("generating bodies");
+  const bodies = makeBodies(60, options.batchEvents, 7);
+  const query = new QueryClient(stack.queryUrl);
+  const client = await CollectorClient.create(options.transport, stack.collectorUrl, stack.natsUrl);
+  const sampler = new ProcSampler(bench.pids());
+  const stats = emptyStats();
+  const abort = new AbortController();
+
+  let backlog: Backlog = { frames: {}, total: 0 };
+  let maxBacklogFrames = 0;
+  const monitor = (async () => {
+    while (!abort.signal.aborted) {
+      backlog = await readBacklog(bench.monitorUrl).catch(() => backlog);
+      maxBacklogFrames = Math.max(maxBacklogFrames, backlog.total);
+      await sleep(POLL_MS, undefined, { signal: abort.signal }).catch(() => {});
+    }
+  })();
+
+  let i = 0;
+  const producers = runClosedLoop({
+    client,
+    next: () => bodies[i++ % bodies.length]!,
+    concurrency: options.concurrency,
+    stats,
+    signal: abort.signal,
+    paused: () => backlog.total >= MAX_BACKLOG_FRAMES,
+  });
+
+  try {
+    const started = performance.now();
+    const history: { t: number; rows: number }[] = [];
+    let start: { t: number; rows: number } | undefined;
+    let last: { t: number; rows: number } | undefined;
+    let commits = 0;
+    let previousRows = await query.rows(BENCH_DATASETS);
+    const deadlineS = options.warmupS + options.e2eWindowS + (2 * options.flushMs) / 1000 + 30;
+    for (;;) {
+      await sleep(POLL_MS);
+      const t = performance.now();
+      const rows = await query.rows(BENCH_DATASETS);
+      const elapsedS = (t - started) / 1000;
+      history.push({ t, rows });
+      while (history.length > 0 && t - history[0]!.t > 10_000) history.shift();
+      const recent =
+        history[0] === undefined ? 0 : (rows - history[0].rows) / Math.max(0.001, (t - history[0].t) / 1000);
+      const committed = rows !== previousRows;
+      previousRows = rows;
+      if (committed && elapsedS >= options.warmupS) {
+        if (start === undefined) {
+          start = { t, rows };
+          sampler.mark();
+        } else {
+          last = { t, rows };
+          commits++;
+        }
+      }
+      const windowS = start === undefined ? 0 : (t - start.t) / 1000;
+      phase.update(
+        `${start === undefined ? "warm-up" : `window ${windowS.toFixed(0)}/${options.e2eWindowS}s`} · ` +
+          `${count(rows)} rows · ${count(recent)} rows/s (10 s) · accepted ${count(stats.accepted)} · ` +
+          `503s ${count(stats.busy)} · backlog ${backlog.total} frames`,
+      );
+      if (start !== undefined && last !== undefined && (last.t - start.t) / 1000 >= options.e2eWindowS) break;
+      if (elapsedS > deadlineS) {
+        if (start !== undefined && last !== undefined) break;
+        throw new Error(
+          `no rows reached the lake in ${Math.round(elapsedS)} s (accepted ${stats.accepted}, ` +
+            `backlog ${JSON.stringify(backlog.frames)}, last error: ${stats.lastError ?? "none"})`,
+        );
+      }
+    }
+    if (start === undefined || last === undefined) throw new Error("unreachable: the window has no commits");
+    const processes = sampler.stop();
+    const windowS = (last.t - start.t) / 1000;
+    const rowsInWindow = last.rows - start.rows;
+    return {
+      eventsPerS: Math.round(rowsInWindow / windowS),
+      windowS: Math.round(windowS * 10) / 10,
+      rowsInWindow,
+      commitsInWindow: commits,
+      eventBytes: Math.round(meanEventBytes(bodies)),
+      load: { ...stats },
+      processes,
+      backlogAtEnd: backlog,
+      maxBacklogFrames,
+    };
+  } finally {
+    abort.abort();
+    await producers;
+    await monitor;
+    await client.close();
+  }
+}
+
+/**
+ * Waits until the pipeline streams are empty and the lake's row count has not moved for a flush
+ * interval plus a second (or `timeoutMs` passed). Resolves with the rows in the lake.
+ */
+export async function waitForDrain(
+  bench: BenchStack,
+  flushMs: number,
+  timeoutMs: number,
+  phase: Phase,
+): Promise<{ rows: number; drained: boolean }> {
+  const query = new QueryClient(bench.stack.queryUrl);
+  const deadline = performance.now() + timeoutMs;
+  let rows = await query.rows(BENCH_DATASETS);
+  let stableSince = performance.now();
+  for (;;) {
+    await sleep(POLL_MS);
+    const backlog = await readBacklog(bench.monitorUrl);
+    const now = await query.rows(BENCH_DATASETS);
+    if (now !== rows || backlog.total > 0) stableSince = performance.now();
+    rows = now;
+    phase.update(`draining: backlog ${backlog.total} frames · ${count(rows)} rows`);
+    if (performance.now() - stableSince > flushMs + 1_000) return { rows, drained: true };
+    if (performance.now() > deadline) return { rows, drained: false };
+  }
+}

@@ -1,0 +1,189 @@
+import type { MachineInfo } from "./machine.js";
+
+/** The machine's ceilings, measured in the same run. */
+export interface Ceilings {
+  bus_publish_per_s: number | null;
+  bus_consume_per_s: number | null;
+  bus_message_bytes: number | null;
+  parquet_events_per_s: number | null;
+}
+
+/** Inlet's figures. */
+export interface InletFigures {
+  e2e_events_per_s: number | null;
+  e2e_window_s: number | null;
+  writer_events_per_s: number | null;
+  flush_interval_ms: number;
+  freshness_p50_ms: number | null;
+  freshness_p99_ms: number | null;
+  freshness_rate_events_per_s: number | null;
+  /** Peak RSS (VmHWM) of each service during e2e, MB. */
+  peak_rss_mb: Record<string, number> | null;
+  query_api_ms: number | null;
+  query_duckdb_ms: number | null;
+  json_rows_per_s: number | null;
+}
+
+/** How a target compares a figure with its threshold. */
+export const Comparison = { AtLeast: ">=", AtMost: "<=" } as const;
+
+/** One of {@link Comparison}. */
+export type Comparison = (typeof Comparison)[keyof typeof Comparison];
+
+/** One target of the issue: a value (often a ratio), its threshold and whether it passed. */
+export interface Target {
+  name: string;
+  /** What is compared, in words. */
+  what: string;
+  value: number | null;
+  comparison: Comparison;
+  threshold: number | null;
+  unit: string;
+  /** null when a figure it needs was not measured. */
+  pass: boolean | null;
+}
+
+/** Everything one run wrote to `latest.json`. */
+export interface BenchResults {
+  date: string;
+  /** `full`, `quick`, or `partial` (a subset of figures). */
+  kind: "full" | "quick" | "partial";
+  durationS: number;
+  machine: MachineInfo;
+  ceilings: Ceilings;
+  inlet: InletFigures;
+  targets: Target[];
+  /** The detail behind each figure (counts, sizes, per-stream backlogs, CPU per service…). */
+  details: Record<string, unknown>;
+  /** What went wrong, per figure, when a figure failed. */
+  errors: Record<string, string>;
+}
+
+function ratio(a: number | null, b: number | null): number | null {
+  return a === null || b === null || b === 0 ? null : Math.round((a / b) * 100) / 100;
+}
+
+function target(
+  name: string,
+  what: string,
+  value: number | null,
+  comparison: Comparison,
+  threshold: number | null,
+  unit: string,
+): Target {
+  const pass =
+    value === null || threshold === null
+      ? null
+      : comparison === Comparison.AtLeast
+        ? value >= threshold
+        : value <= threshold;
+  return { name, what, value, comparison, threshold, unit, pass };
+}
+
+/** The targets of issue 3, computed from one run's figures. */
+export function computeTargets(c: Ceilings, f: InletFigures): Target[] {
+  const rss = f.peak_rss_mb === null ? null : Math.max(...Object.values(f.peak_rss_mb));
+  return [
+    target(
+      "e2e_vs_bus_publish",
+      "e2e events/s ÷ bus publish msg/s",
+      ratio(f.e2e_events_per_s, c.bus_publish_per_s),
+      Comparison.AtLeast,
+      3,
+      "×",
+    ),
+    target(
+      "writer_vs_parquet",
+      "writer events/s ÷ parquet events/s",
+      ratio(f.writer_events_per_s, c.parquet_events_per_s),
+      Comparison.AtLeast,
+      0.6,
+      "×",
+    ),
+    target(
+      "freshness_p99",
+      "freshness p99 ≤ flush interval + 2 s",
+      f.freshness_p99_ms,
+      Comparison.AtMost,
+      f.flush_interval_ms + 2_000,
+      "ms",
+    ),
+    target("peak_rss", "highest service peak RSS during e2e", rss, Comparison.AtMost, 300, "MB"),
+    target(
+      "query_api_vs_duckdb",
+      "group-by through the API ÷ DuckDB in-process",
+      ratio(f.query_api_ms, f.query_duckdb_ms),
+      Comparison.AtMost,
+      1.3,
+      "×",
+    ),
+    target(
+      "json_rows_per_s",
+      "100k-row JSON result through the API",
+      f.json_rows_per_s,
+      Comparison.AtLeast,
+      300_000,
+      "rows/s",
+    ),
+  ];
+}
+
+function fmt(value: number | null, digits = 0): string {
+  if (value === null) return "–";
+  return value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+function verdict(pass: boolean | null): string {
+  return pass === null ? "not measured" : pass ? "**pass**" : "**FAIL**";
+}
+
+/** The Markdown report (`latest.md`): machine, figures, targets. */
+export function renderMarkdown(r: BenchResults): string {
+  const m = r.machine;
+  const c = r.ceilings;
+  const f = r.inlet;
+  const lines: string[] = [
+    `# Inlet benchmark (${r.kind} run)`,
+    "",
+    `${r.date} · ${m.cores} cores (${m.cpuModel}) · ${m.memoryGb} GB · Node ${m.node} · nats-server ${m.natsServer} · DuckDB ${m.duckdb} · ${Math.round(r.durationS)} s`,
+    "",
+    "## Targets",
+    "",
+    "| target | value | threshold | result |",
+    "|---|---:|---:|---|",
+    ...r.targets.map(
+      (t) =>
+        `| ${t.what} | ${fmt(t.value, 2)} ${t.unit} | ${t.comparison} ${fmt(t.threshold, 2)} ${t.unit} | ${verdict(t.pass)} |`,
+    ),
+    "",
+    "## Ceilings (this machine, this run)",
+    "",
+    "| figure | value |",
+    "|---|---:|",
+    `| bus: JetStream publish, one message per event (${fmt(c.bus_message_bytes)} B) | ${fmt(c.bus_publish_per_s)} msg/s |`,
+    `| bus: consume, ack each | ${fmt(c.bus_consume_per_s)} msg/s |`,
+    `| parquet: DuckDB NDJSON → ZSTD Parquet | ${fmt(c.parquet_events_per_s)} events/s |`,
+    "",
+    "## Inlet",
+    "",
+    "| figure | value |",
+    "|---|---:|",
+    `| e2e: producers → rows queryable in the lake (${fmt(f.e2e_window_s)} s window) | ${fmt(f.e2e_events_per_s)} events/s |`,
+    `| writer: lake-writer alone, CURATED → committed Parquet | ${fmt(f.writer_events_per_s)} events/s |`,
+    `| freshness p50 at ${fmt(f.freshness_rate_events_per_s)} events/s (flush ${fmt(f.flush_interval_ms)} ms) | ${fmt(f.freshness_p50_ms)} ms |`,
+    `| freshness p99 | ${fmt(f.freshness_p99_ms)} ms |`,
+    ...Object.entries(f.peak_rss_mb ?? {}).map(
+      ([svc, mb]) => `| peak RSS during e2e: ${svc} | ${fmt(mb)} MB |`,
+    ),
+    `| query: group-by through the API | ${fmt(f.query_api_ms, 1)} ms |`,
+    `| query: same group-by, DuckDB in-process | ${fmt(f.query_duckdb_ms, 1)} ms |`,
+    `| query: 100k-row JSON result through the API | ${fmt(f.json_rows_per_s)} rows/s |`,
+    "",
+  ];
+  const errors = Object.entries(r.errors);
+  if (errors.length > 0) {
+    lines.push("## Errors", "", ...errors.map(([k, v]) => `- ${k}: ${v.split("\n")[0]}`), "");
+  }
+  lines.push("Details (counts, sizes, backlogs, CPU per service) are in `latest.json` under `details`.", "");
+  return lines.join("\n");
+}

@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+// `pnpm bench` / `./inlet bench`: measures Inlet's figures and the machine's ceilings in one run and
+// writes bench/results/latest.{json,md} (see bench/README.md for how to read them).
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { findRepoRoot } from "@inlet/testing";
+import { type BenchStack, startBenchStack } from "./bench-stack.js";
+import { measureBusCeiling } from "./bus-ceiling.js";
+import { summarizeProfiles, writeProfileSummary } from "./cpu-profile.js";
+import { measureE2e, waitForDrain } from "./e2e.js";
+import { measureFreshness } from "./freshness.js";
+import { describeMachine } from "./machine.js";
+import { ALL_FIGURES, type BenchOptions, Figure, parseOptions, USAGE, UsageError } from "./options.js";
+import { measureParquetCeiling } from "./parquet-ceiling.js";
+import { count, Progress } from "./progress.js";
+import { measureQuery } from "./query.js";
+import {
+  type BenchResults,
+  type Ceilings,
+  computeTargets,
+  type InletFigures,
+  renderMarkdown,
+} from "./results.js";
+import { measureWriter } from "./writer.js";
+
+// Without an e2e figure in this run, freshness runs at this rate (events/s).
+const DEFAULT_FRESHNESS_RATE = 5_000;
+
+async function main(): Promise<number> {
+  const rootDir = findRepoRoot();
+  if (rootDir === undefined) throw new Error("cannot find the repository root (pnpm-workspace.yaml)");
+  let options: BenchOptions | "help";
+  try {
+    options = parseOptions(process.argv.slice(2), rootDir);
+  } catch (err) {
+    if (err instanceof UsageError || (err instanceof TypeError && "code" in err)) {
+      process.stderr.write(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (options === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const o = options;
+  const startedAt = performance.now();
+  const progress = new Progress();
+  const machine = await describeMachine();
+  const kind = o.figures.size === ALL_FIGURES.length ? (o.quick ? "quick" : "full") : "partial";
+  progress.note(
+    `Inlet bench (${kind}): ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, ` +
+      `nats-server ${machine.natsServer}, DuckDB ${machine.duckdb}`,
+  );
+
+  const ceilings: Ceilings = {
+    bus_publish_per_s: null,
+    bus_consume_per_s: null,
+    bus_message_bytes: null,
+    parquet_events_per_s: null,
+  };
+  const inlet: InletFigures = {
+    e2e_events_per_s: null,
+    e2e_window_s: null,
+    writer_events_per_s: null,
+    flush_interval_ms: o.flushMs,
+    freshness_p50_ms: null,
+    freshness_p99_ms: null,
+    freshness_rate_events_per_s: null,
+    peak_rss_mb: null,
+    query_api_ms: null,
+    query_duckdb_ms: null,
+    json_rows_per_s: null,
+  };
+  const details: Record<string, unknown> = { options: { ...o, figures: [...o.figures] } };
+  const errors: Record<string, string> = {};
+  const wants = (f: Figure) => o.figures.has(f);
+
+  // Each figure runs on its own; one failing is recorded and the rest still run.
+  const attempt = async (name: string, fn: (phase: ReturnType<Progress["phase"]>) => Promise<string>) => {
+    const phase = progress.phase(name);
+    try {
+      phase.done(await fn(phase));
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      errors[name] = message;
+      phase.fail(message.split("\n")[0] ?? message);
+    }
+  };
+
+  if (wants(Figure.Bus)) {
+    await attempt("bus", async (phase) => {
+      const bus = await measureBusCeiling(o.busEvents, phase);
+      ceilings.bus_publish_per_s = bus.publishPerS;
+      ceilings.bus_consume_per_s = bus.consumePerS;
+      ceilings.bus_message_bytes = bus.messageBytes;
+      details.bus = bus;
+      return `publish ${count(bus.publishPerS)} msg/s · consume ${count(bus.consumePerS)} msg/s (${count(bus.messages)} × ${bus.messageBytes} B)`;
+    });
+  }
+  if (wants(Figure.Parquet)) {
+    await attempt("parquet", async (phase) => {
+      const parquet = await measureParquetCeiling(o.parquetEvents, phase);
+      ceilings.parquet_events_per_s = parquet.eventsPerS;
+      details.parquet = parquet;
+      return `${count(parquet.eventsPerS)} events/s (${count(parquet.events)} events in ${parquet.seconds.toFixed(2)} s)`;
+    });
+  }
+  if (wants(Figure.Writer)) {
+    await attempt("writer", async (phase) => {
+      const writer = await measureWriter(
+        rootDir,
+        o.writerEvents,
+        { flushMs: o.flushMs, maxRows: o.writerMaxRows },
+        phase,
+      );
+      inlet.writer_events_per_s = writer.eventsPerS;
+      details.writer = writer;
+      return `${count(writer.eventsPerS)} events/s (${count(writer.events)} events in ${writer.seconds} s, ${writer.commits} commits; startup ${writer.startupMs} ms)`;
+    });
+  }
+
+  const needsStack = wants(Figure.E2e) || wants(Figure.Memory) || wants(Figure.Freshness);
+  if (needsStack) {
+    let bench: BenchStack | undefined;
+    if (o.profile) await rm(o.profileDir, { recursive: true, force: true });
+    await attempt("stack", async (phase) => {
+      phase.update("starting nats-server and the five services");
+      bench = await startBenchStack({
+        rootDir,
+        flushMs: o.flushMs,
+        writerMaxRows: o.writerMaxRows,
+        ...(o.profile ? { profileDir: o.profileDir } : {}),
+      });
+      return `nats-server + 5 services up (collector ${bench.stack.collectorUrl}, query ${bench.stack.queryUrl})`;
+    });
+    if (bench !== undefined) {
+      const stack = bench;
+      try {
+        if (wants(Figure.E2e) || wants(Figure.Memory)) {
+          await attempt("e2e", async (phase) => {
+            const e2e = await measureE2e(stack, o, phase);
+            inlet.e2e_events_per_s = e2e.eventsPerS;
+            inlet.e2e_window_s = e2e.windowS;
+            const rss: Record<string, number> = {};
+            for (const [name, p] of Object.entries(e2e.processes))
+              if (name !== "nats-server") rss[name] = p.hwmMb;
+            inlet.peak_rss_mb = rss;
+            details.e2e = e2e;
+            const cpu = Object.entries(e2e.processes)
+              .map(([n, p]) => `${n} ${p.cores}`)
+              .join(", ");
+            return `${count(e2e.eventsPerS)} events/s over ${e2e.windowS} s · peak RSS ${Math.max(...Object.values(rss)).toFixed(0)} MB · cores: ${cpu}`;
+          });
+        }
+        if (wants(Figure.Freshness)) {
+          await attempt("freshness", async (phase) => {
+            const drain = await waitForDrain(stack, o.flushMs, 90_000, phase);
+            const rate =
+              inlet.e2e_events_per_s === null ? DEFAULT_FRESHNESS_RATE : inlet.e2e_events_per_s / 2;
+            const fresh = await measureFreshness(stack, o, rate, phase);
+            inlet.freshness_p50_ms = fresh.p50Ms;
+            inlet.freshness_p99_ms = fresh.p99Ms;
+            inlet.freshness_rate_events_per_s = fresh.eventsPerS;
+            details.freshness = { ...fresh, drainedBefore: drain.drained };
+            return `p50 ${count(fresh.p50Ms)} ms · p99 ${count(fresh.p99Ms)} ms at ${count(fresh.eventsPerS)} events/s (${fresh.probes} probes, ${fresh.unseen} unseen)`;
+          });
+        }
+      } finally {
+        const phase = progress.phase("stop");
+        await stack.close().catch((err: unknown) => phase.fail(String(err)));
+        phase.done("stack stopped");
+      }
+      if (o.profile) {
+        await attempt("profiles", async () => {
+          const summaries = await summarizeProfiles(o.profileDir);
+          await writeProfileSummary(o.profileDir, summaries);
+          details.profiles = summaries;
+          return `${summaries.length} services profiled → ${join(o.profileDir, "summary.md")}`;
+        });
+      }
+    }
+  }
+
+  if (wants(Figure.Query)) {
+    await attempt("query", async (phase) => {
+      const q = await measureQuery(rootDir, o.queryRows, phase);
+      inlet.query_api_ms = q.apiMs;
+      inlet.query_duckdb_ms = q.duckdbMs;
+      inlet.json_rows_per_s = q.jsonRowsPerS;
+      details.query = q;
+      return `group-by over ${count(q.rows)} rows: API ${q.apiMs} ms vs in-process ${q.duckdbMs} ms · JSON ${count(q.jsonRowsPerS)} rows/s`;
+    });
+  }
+
+  const results: BenchResults = {
+    date: new Date().toISOString(),
+    kind,
+    durationS: Math.round((performance.now() - startedAt) / 1000),
+    machine,
+    ceilings,
+    inlet,
+    targets: computeTargets(ceilings, inlet),
+    details,
+    errors,
+  };
+  // Only a full run replaces the committed results; quick and partial runs go beside them.
+  const base = kind === "full" ? "latest" : kind;
+  await mkdir(o.outDir, { recursive: true });
+  const markdown = renderMarkdown(results);
+  await writeFile(join(o.outDir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(join(o.outDir, `${base}.md`), markdown);
+  process.stdout.write(`\n${markdown}\nwrote ${join(o.outDir, `${base}.json`)} and ${base}.md\n`);
+  return Object.keys(errors).length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,259 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  connectBus,
+  createSubjects,
+  DurableName,
+  ensureConsumer,
+  ensureStreams,
+  type FrameEvent,
+  publishFrame,
+  Semaphore,
+  Stage,
+  StreamName,
+  stageFrameId,
+  streamSpecs,
+} from "@inlet/bus";
+import type { DemoDataset, DemoEvent } from "@inlet/demo";
+import { curatedTableDir, type DeltaSnapshot, readDeltaSnapshot } from "@inlet/lake";
+import {
+  type AvroType,
+  createAvroType,
+  type DatasetDefinition,
+  loadDatasets,
+  registerDatasets,
+  SchemaRegistry,
+} from "@inlet/schema";
+import { freePort, startNatsServer, startProcess } from "@inlet/testing";
+import { BENCH_DATASETS, generateEvents } from "./events.js";
+import { count, type Phase } from "./progress.js";
+
+/** The lake-writer alone, from a pre-filled CURATED stream to committed Parquet. */
+export interface WriterResult {
+  events: number;
+  frames: number;
+  /** From the first frame delivered to the lake-writer to the last row committed, s. */
+  seconds: number;
+  eventsPerS: number;
+  /** From spawning the process to its first frame (or /readyz, if sooner), ms. */
+  startupMs: number;
+  /** Events/s counted from the spawn instead (startup included). */
+  eventsPerSFromSpawn: number;
+  commits: number;
+  /** Bytes of Avro payload per event in the frames. */
+  payloadBytes: number;
+}
+
+const EVENTS_PER_FRAME = 1_000;
+const PUBLISHES_IN_FLIGHT = 32;
+const POLL_MS = 100;
+
+/**
+ * Pre-fills CURATED with `events` enriched demo events (the three datasets in equal parts, in frames
+ * of 1,000 published with @inlet/bus as the enricher would), then starts only the lake-writer and
+ * times it until every row is committed to the lake's Delta tables (read from the logs).
+ */
+export async function measureWriter(
+  rootDir: string,
+  events: number,
+  options: { flushMs: number; maxRows: number },
+  phase: Phase,
+): Promise<WriterResult> {
+  const configDir = join(rootDir, "config");
+  const definitions = await loadDatasets(configDir);
+  const types = latestTypes(definitions);
+  const enrich = await enricher(configDir);
+  const perDataset = Math.floor(events / BENCH_DATASETS.length);
+  const dir = await mkdtemp(join(tmpdir(), "inlet-bench-writer-"));
+  const lakeDir = join(dir, "lake");
+  const server = await startNatsServer();
+  try {
+    const bus = await connectBus({ servers: server.url, name: "inlet-bench-writer" });
+    let frames = 0;
+    let payloadBytes = 0;
+    try {
+      const subjects = createSubjects();
+      await ensureStreams(bus.jsm, streamSpecs());
+      // The collector registers the schemas in a full stack; here nothing else runs.
+      const registry = await SchemaRegistry.create(bus.nc);
+      await registerDatasets(registry, definitions);
+      await registry.close();
+      // Interest retention keeps a message only for consumers that exist: create the lake-writer's first.
+      for (const ds of BENCH_DATASETS) {
+        await ensureConsumer(bus.jsm, StreamName.Curated, {
+          durable: DurableName.lakeWriter(ds),
+          filterSubjects: [subjects.curated(ds)],
+          maxAckPending: 2_000,
+          ackWaitMs: Math.max(30_000, 4 * options.flushMs),
+        });
+      }
+      const slots = new Semaphore(PUBLISHES_IN_FLIGHT);
+      let failure: unknown;
+      for (const ds of BENCH_DATASETS) {
+        const { type, version } = types.get(ds)!;
+        for (let done = 0; done < perDataset; done += EVENTS_PER_FRAME) {
+          phase.update(`pre-filling CURATED: ${ds} ${count(done)} / ${count(perDataset)}`);
+          const n = Math.min(EVENTS_PER_FRAME, perDataset - done);
+          const ingestedAt = Date.now();
+          const frameEvents: FrameEvent[] = generateEvents(ds, n, 500 + done, version).map((e, i) => {
+            const payload = type.toBuffer(enrich(ds, e));
+            payloadBytes += payload.byteLength;
+            return { id: `w-${ds}-${done + i}`, ingestedAt, payload };
+          });
+          const seq = ++frames;
+          if (failure !== undefined) throw failure;
+          await slots.acquire();
+          publishFrame(bus.js, subjects.curated(ds), {
+            events: frameEvents,
+            schemaId: `${ds}@${version}`,
+            msgId: stageFrameId(Stage.Enricher, ds, seq),
+          })
+            .catch((err: unknown) => {
+              failure ??= err;
+            })
+            .finally(() => slots.release());
+        }
+      }
+      await slots.idle();
+      if (failure !== undefined) throw failure;
+      const info = await bus.jsm.streams.info(StreamName.Curated);
+      if (info.state.messages !== frames) {
+        throw new Error(`CURATED holds ${info.state.messages} frames, ${frames} were published`);
+      }
+    } finally {
+      await bus.close();
+    }
+
+    phase.update("starting the lake-writer");
+    const port = await freePort();
+    const spawnedAt = performance.now();
+    const writer = await startProcess("lake-writer", {
+      command: process.execPath,
+      args: ["--enable-source-maps", join(rootDir, "apps", "lake-writer", "dist", "main.js")],
+      cwd: rootDir,
+      env: {
+        INLET_NATS_URL: server.url,
+        INLET_CONFIG_DIR: configDir,
+        INLET_LAKE_DIR: lakeDir,
+        INLET_LAKE_WRITER_PORT: String(port),
+        INLET_WRITER_FLUSH_MS: String(options.flushMs),
+        INLET_WRITER_MAX_ROWS: String(options.maxRows),
+        INLET_LOG_LEVEL: "warn",
+      },
+      readyUrl: `http://127.0.0.1:${port}/readyz`,
+      readyTimeoutMs: 60_000,
+    });
+    try {
+      // The clock starts when the first frame is delivered: a dataset's writer may start pulling
+      // before the whole service reports ready.
+      const firstDelivery = firstDeliveryAt(server.url);
+      await writer.waitReady();
+      const readyAt = performance.now();
+      const startedAt = Math.min(readyAt, await firstDelivery);
+      const total = perDataset * BENCH_DATASETS.length;
+      const snapshots = new Map<string, DeltaSnapshot>();
+      let rows = 0;
+      const deadline = startedAt + 600_000;
+      while (rows < total) {
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        rows = 0;
+        for (const ds of BENCH_DATASETS) {
+          const tableDir = curatedTableDir(lakeDir, ds);
+          const since = snapshots.get(ds);
+          const snapshot = await readDeltaSnapshot(tableDir, since === undefined ? {} : { since });
+          if (snapshot !== undefined) snapshots.set(ds, snapshot);
+          rows += committedRows(snapshots.get(ds));
+        }
+        const s = (performance.now() - startedAt) / 1000;
+        phase.update(
+          `${count(rows)} / ${count(total)} rows committed · ${count(rows / Math.max(s, 0.001))} rows/s`,
+        );
+        if (performance.now() > deadline)
+          throw new Error(`only ${rows} of ${total} rows committed in 10 minutes`);
+        if (rows > total) throw new Error(`${rows} rows committed, more than the ${total} published`);
+      }
+      const doneAt = performance.now();
+      const seconds = (doneAt - startedAt) / 1000;
+      return {
+        events: total,
+        frames,
+        seconds: Math.round(seconds * 100) / 100,
+        eventsPerS: Math.round(total / seconds),
+        startupMs: Math.round(startedAt - spawnedAt),
+        eventsPerSFromSpawn: Math.round(total / ((doneAt - spawnedAt) / 1000)),
+        commits: [...snapshots.values()].reduce((n, s) => n + s.version + 1, 0),
+        payloadBytes: Math.round(payloadBytes / total),
+      };
+    } finally {
+      await writer.stop();
+    }
+  } finally {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// When a lake-writer consumer first had a frame delivered (polled every 20 ms; gives up after 60 s).
+async function firstDeliveryAt(natsUrl: string): Promise<number> {
+  const bus = await connectBus({ servers: natsUrl, name: "inlet-bench-writer-watch" });
+  try {
+    const deadline = performance.now() + 60_000;
+    while (performance.now() < deadline) {
+      for (const ds of BENCH_DATASETS) {
+        const info = await bus.jsm.consumers.info(StreamName.Curated, DurableName.lakeWriter(ds));
+        if (info.delivered.stream_seq > 0) return performance.now();
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return Number.POSITIVE_INFINITY;
+  } finally {
+    await bus.close();
+  }
+}
+
+function committedRows(snapshot: DeltaSnapshot | undefined): number {
+  return snapshot === undefined ? 0 : snapshot.files.reduce((n, f) => n + (f.stats?.numRecords ?? 0), 0);
+}
+
+// The Avro type of each dataset's latest schema: what the enricher writes to CURATED.
+function latestTypes(
+  definitions: readonly DatasetDefinition[],
+): Map<DemoDataset, { type: AvroType; version: number }> {
+  const types = new Map<DemoDataset, { type: AvroType; version: number }>();
+  for (const ds of BENCH_DATASETS) {
+    const latest = definitions.find((d) => d.name === ds)?.versions.at(-1);
+    if (latest === undefined) throw new Error(`config has no dataset ${ds}`);
+    types.set(ds, { type: createAvroType(latest.schema), version: latest.version });
+  }
+  return types;
+}
+
+type Reference = Record<string, Record<string, string>>;
+
+// Fills the enrichment fields the way the enricher would, from config/reference.
+async function enricher(configDir: string): Promise<(ds: DemoDataset, e: DemoEvent) => DemoEvent> {
+  const merchants = JSON.parse(
+    await readFile(join(configDir, "reference", "merchants.json"), "utf8"),
+  ) as Reference;
+  const devices = JSON.parse(
+    await readFile(join(configDir, "reference", "devices.json"), "utf8"),
+  ) as Reference;
+  return (ds, e) => {
+    if (ds === "transactions") {
+      const m = merchants[String(e.merchant_id)];
+      return {
+        ...e,
+        merchant_name: m?.name ?? null,
+        merchant_category: m?.category ?? null,
+        merchant_country: m?.country ?? null,
+        merchant_found: m !== undefined,
+      };
+    }
+    if (ds === "sensor_readings") {
+      const d = devices[String(e.device_id)];
+      return { ...e, site: d?.site ?? null, device_model: d?.model ?? null, device_found: d !== undefined };
+    }
+    return e;
+  };
+}

@@ -1,0 +1,390 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { AvroSchema } from "./avro-columns.js";
+import { type CuratedRow, CuratedTable, type CuratedTableOptions, PartitionBy } from "./curated-table.js";
+import { readCommit, readDeltaSnapshot } from "./delta-log.js";
+import { parseDeltaSchema } from "./delta-schema.js";
+import { LakeError, LakeErrorCode, LakeSchemaError } from "./errors.js";
+import { ParquetWriter } from "./parquet-writer.js";
+import { snapshotScanSql } from "./snapshot-scan.js";
+
+const clicksV1 = {
+  type: "record",
+  name: "clicks",
+  fields: [
+    { name: "ts", type: { type: "long", logicalType: "timestamp-millis" }, doc: "Event time." },
+    { name: "user_id", type: "string" },
+    { name: "referrer", type: ["null", "string"], default: null },
+    {
+      name: "device",
+      type: { type: "enum", name: "clicks_device", symbols: ["desktop", "mobile", "tablet"] },
+    },
+    { name: "duration_ms", type: "int" },
+  ],
+} as AvroSchema;
+
+const clicksV2 = {
+  ...(clicksV1 as object),
+  fields: [
+    ...(clicksV1 as { fields: object[] }).fields,
+    { name: "country", type: ["null", "string"], default: null },
+  ],
+} as AvroSchema;
+
+const DAY1 = Date.UTC(2024, 4, 1, 23, 59, 59, 999);
+const DAY2 = Date.UTC(2024, 4, 2, 0, 0, 0, 0);
+
+function click(i: number, ts: number, extra: Record<string, unknown> = {}): CuratedRow {
+  return {
+    event: {
+      ts,
+      user_id: `u${i}`,
+      referrer: i % 2 === 0 ? null : `https://ref/${i}`,
+      device: (["desktop", "mobile", "tablet"] as const)[i % 3],
+      duration_ms: i * 10,
+      ...extra,
+    },
+    eventId: `e${i}`,
+    ingestedAt: ts + 5,
+    traceId: i === 0 ? "" : "0af7651916cd43dd8448eb211c80319c",
+    schemaVersion: extra.country === undefined ? 1 : 2,
+  };
+}
+
+describe("CuratedTable", () => {
+  let lakeDir: string;
+  let writer: ParquetWriter;
+  let instance: DuckDBInstance;
+  let db: DuckDBConnection;
+
+  beforeAll(async () => {
+    writer = await ParquetWriter.create({ threads: 2 });
+    instance = await DuckDBInstance.create(":memory:");
+    db = await instance.connect();
+  });
+  afterAll(async () => {
+    await writer.close();
+    db.closeSync();
+    instance.closeSync();
+  });
+  beforeEach(async () => {
+    lakeDir = await mkdtemp(join(tmpdir(), "inlet-curated-"));
+  });
+  afterEach(async () => {
+    await rm(lakeDir, { recursive: true, force: true });
+  });
+
+  const options = (overrides: Partial<CuratedTableOptions> = {}): CuratedTableOptions => ({
+    lakeDir,
+    dataset: "clicks",
+    avroSchema: clicksV1,
+    schemaVersion: 1,
+    partitionBy: PartitionBy.EventDate,
+    eventTimeField: "ts",
+    appId: "lake-writer-clicks",
+    writer,
+    ...overrides,
+  });
+
+  const scan = async (select = "*", order = "_event_id") => {
+    const snapshot = await readDeltaSnapshot(join(lakeDir, "curated", "clicks"));
+    const reader = await db.runAndReadAll(
+      `SELECT ${select} FROM (${snapshotScanSql(snapshot!)}) ORDER BY ${order}`,
+    );
+    return reader;
+  };
+
+  it("reads back exactly the appended rows, typed, with lineage and the event date", async () => {
+    const table = await CuratedTable.open(options());
+    const rows = [click(0, DAY1), click(1, DAY2), click(2, DAY1 - 1000)];
+    const result = await table.append(rows, 42);
+    expect(result).toEqual({ version: 0, files: 2, rows: 3 });
+
+    const reader = await scan();
+    expect(reader.columnNames()).toEqual([
+      "ts",
+      "user_id",
+      "referrer",
+      "device",
+      "duration_ms",
+      "_event_id",
+      "_ingested_at",
+      "_trace_id",
+      "_schema_version",
+      "event_date",
+    ]);
+    expect(reader.columnTypes().map(String)).toEqual([
+      "TIMESTAMP WITH TIME ZONE",
+      "VARCHAR",
+      "VARCHAR",
+      "VARCHAR",
+      "INTEGER",
+      "VARCHAR",
+      "TIMESTAMP WITH TIME ZONE",
+      "VARCHAR",
+      "INTEGER",
+      "DATE",
+    ]);
+    const back = await scan(
+      "epoch_ms(ts) AS ts, user_id, referrer, device, duration_ms, _event_id, epoch_ms(_ingested_at) AS ingested, _trace_id, _schema_version, event_date::VARCHAR AS event_date",
+    );
+    expect(back.getRowObjectsJS()).toEqual([
+      {
+        ts: BigInt(DAY1),
+        user_id: "u0",
+        referrer: null,
+        device: "desktop",
+        duration_ms: 0,
+        _event_id: "e0",
+        ingested: BigInt(DAY1 + 5),
+        _trace_id: null,
+        _schema_version: 1,
+        event_date: "2024-05-01",
+      },
+      {
+        ts: BigInt(DAY2),
+        user_id: "u1",
+        referrer: "https://ref/1",
+        device: "mobile",
+        duration_ms: 10,
+        _event_id: "e1",
+        ingested: BigInt(DAY2 + 5),
+        _trace_id: "0af7651916cd43dd8448eb211c80319c",
+        _schema_version: 1,
+        event_date: "2024-05-02",
+      },
+      {
+        ts: BigInt(DAY1 - 1000),
+        user_id: "u2",
+        referrer: null,
+        device: "tablet",
+        duration_ms: 20,
+        _event_id: "e2",
+        ingested: BigInt(DAY1 - 995),
+        _trace_id: "0af7651916cd43dd8448eb211c80319c",
+        _schema_version: 1,
+        event_date: "2024-05-01",
+      },
+    ]);
+  });
+
+  it("writes one file per event date under event_date=… and commits them together with the txn", async () => {
+    const table = await CuratedTable.open(options());
+    await table.append([click(0, DAY1), click(1, DAY2), click(2, DAY1)], 7);
+    const tableDir = join(lakeDir, "curated", "clicks");
+    expect((await readdir(tableDir)).sort()).toEqual([
+      "_delta_log",
+      "event_date=2024-05-01",
+      "event_date=2024-05-02",
+    ]);
+    const actions = await readCommit(tableDir, 0);
+    expect(actions.map((a) => Object.keys(a)[0])).toEqual([
+      "commitInfo",
+      "protocol",
+      "metaData",
+      "add",
+      "add",
+      "txn",
+    ]);
+    const adds = actions.flatMap((a) => ("add" in a ? [a.add] : []));
+    expect(
+      adds
+        .map((a) => a.partitionValues)
+        .sort((a, b) => String(a.event_date).localeCompare(String(b.event_date))),
+    ).toEqual([{ event_date: "2024-05-01" }, { event_date: "2024-05-02" }]);
+    for (const add of adds) {
+      expect(add.path).toMatch(
+        new RegExp(`^event_date=${add.partitionValues.event_date}/part-[0-9a-f-]{36}\\.zstd\\.parquet$`),
+      );
+    }
+    expect(actions.at(-1)).toMatchObject({ txn: { appId: "lake-writer-clicks", version: 7 } });
+    const metaData = actions.find((a) => "metaData" in a);
+    expect(metaData && "metaData" in metaData && metaData.metaData.partitionColumns).toEqual(["event_date"]);
+  });
+
+  it("records per-file statistics in the add actions", async () => {
+    const table = await CuratedTable.open(options());
+    await table.append([click(0, DAY1), click(1, DAY1 - 60_000), click(2, DAY1 - 1)], 1);
+    const [add] = (await readCommit(join(lakeDir, "curated", "clicks"), 0)).flatMap((a) =>
+      "add" in a ? [a.add] : [],
+    );
+    expect(add!.stats).toEqual({
+      numRecords: 3,
+      minValues: {
+        ts: new Date(DAY1 - 60_000).toISOString(),
+        user_id: "u0",
+        referrer: "https://ref/1",
+        device: "desktop",
+        duration_ms: 0,
+        _event_id: "e0",
+        _ingested_at: new Date(DAY1 - 59_995).toISOString(),
+        _trace_id: "0af7651916cd43dd8448eb211c80319c",
+        _schema_version: 1,
+      },
+      maxValues: {
+        ts: new Date(DAY1).toISOString(),
+        user_id: "u2",
+        referrer: "https://ref/1",
+        device: "tablet",
+        duration_ms: 20,
+        _event_id: "e2",
+        _ingested_at: new Date(DAY1 + 5).toISOString(),
+        _trace_id: "0af7651916cd43dd8448eb211c80319c",
+        _schema_version: 1,
+      },
+      nullCount: {
+        ts: 0,
+        user_id: 0,
+        referrer: 2,
+        device: 0,
+        duration_ms: 0,
+        _event_id: 0,
+        _ingested_at: 0,
+        _trace_id: 1,
+        _schema_version: 0,
+      },
+    });
+  });
+
+  it("knows after reopening which stream sequence was committed last", async () => {
+    const table = await CuratedTable.open(options());
+    expect(table.committedVersion()).toBeUndefined();
+    await table.append([click(0, DAY1)], 10);
+    await table.append([click(1, DAY1)], 25);
+    expect(table.committedVersion()).toBe(25);
+    const reopened = await CuratedTable.open(options());
+    expect(reopened.committedVersion()).toBe(25);
+    expect(reopened.snapshot?.version).toBe(1);
+    const stale = await reopened.append([click(1, DAY1)], 25).catch((e) => e);
+    expect(stale).toBeInstanceOf(LakeError);
+    expect(stale.code).toBe(LakeErrorCode.TxnAlreadyCommitted);
+    const other = await CuratedTable.open(options({ appId: "someone-else" }));
+    expect(other.committedVersion()).toBeUndefined();
+  });
+
+  it("commits the txn alone when a batch has no rows", async () => {
+    const table = await CuratedTable.open(options());
+    expect(await table.append([], 3)).toEqual({ version: 0, files: 0, rows: 0 });
+    expect((await scan()).getRows()).toEqual([]);
+    expect((await CuratedTable.open(options())).committedVersion()).toBe(3);
+  });
+
+  it("retries at the next version when another writer commits first", async () => {
+    const a = await CuratedTable.open(options({ appId: "a" }));
+    const b = await CuratedTable.open(options({ appId: "b" }));
+    await a.append([click(0, DAY1)], 1);
+    expect(await b.append([click(1, DAY2)], 1)).toMatchObject({ version: 1 });
+    const second = await readCommit(join(lakeDir, "curated", "clicks"), 1);
+    expect(second.some((action) => "protocol" in action || "metaData" in action)).toBe(false);
+    expect((await scan("_event_id")).getRows()).toEqual([["e0"], ["e1"]]);
+    expect(b.committedVersion()).toBe(1);
+    expect(b.snapshot?.txns.get("a")).toBe(1);
+  });
+
+  it("does not commit twice what a writer with the same appId already stored", async () => {
+    const first = await CuratedTable.open(options());
+    const twin = await CuratedTable.open(options());
+    await first.append([click(0, DAY1)], 5);
+    const error = await twin.append([click(0, DAY1)], 5).catch((e) => e);
+    expect(error).toBeInstanceOf(LakeError);
+    expect(error.code).toBe(LakeErrorCode.TxnAlreadyCommitted);
+    expect((await scan("_event_id")).getRows()).toEqual([["e0"]]);
+  });
+
+  it("evolves the schema: a new nullable field reads as NULL in older files", async () => {
+    const v1 = await CuratedTable.open(options());
+    await v1.append([click(0, DAY1), click(1, DAY1)], 1);
+    const v2 = await CuratedTable.open(options({ avroSchema: clicksV2, schemaVersion: 2 }));
+    await v2.append([click(2, DAY1, { country: "FR" })], 2);
+
+    const snapshot = await readDeltaSnapshot(join(lakeDir, "curated", "clicks"));
+    expect(snapshot!.metadata.configuration["inlet.schemaVersion"]).toBe("2");
+    const names = parseDeltaSchema(snapshot!.metadata.schemaString).fields.map((f) => [f.name, f.nullable]);
+    expect(names.slice(4, 7)).toEqual([
+      ["duration_ms", false],
+      ["country", true],
+      ["_event_id", false],
+    ]);
+    const back = await scan("_event_id, country, _schema_version");
+    expect(back.getRows()).toEqual([
+      ["e0", null, 1],
+      ["e1", null, 1],
+      ["e2", "FR", 2],
+    ]);
+    // A writer still on version 1 keeps writing; the table keeps version 2's schema.
+    await v1.append([click(3, DAY1)], 3);
+    const latest = await readDeltaSnapshot(join(lakeDir, "curated", "clicks"));
+    expect(latest!.metadata.configuration["inlet.schemaVersion"]).toBe("2");
+    expect((await scan("_event_id, country")).getRows().at(-1)).toEqual(["e3", null]);
+  });
+
+  it("refuses a schema version that changes a column's type", async () => {
+    const v1 = await CuratedTable.open(options());
+    await v1.append([click(0, DAY1)], 1);
+    const changed = {
+      ...(clicksV1 as object),
+      fields: (clicksV1 as { fields: { name: string }[] }).fields.map((f) =>
+        f.name === "duration_ms" ? { name: "duration_ms", type: "double" } : f,
+      ),
+    } as AvroSchema;
+    const error = await CuratedTable.open(options({ avroSchema: changed, schemaVersion: 2 })).catch((e) => e);
+    expect(error).toBeInstanceOf(LakeSchemaError);
+    expect(error.code).toBe(LakeErrorCode.IncompatibleSchema);
+    expect(error.message).toContain('field "duration_ms"');
+  });
+
+  it("puts events without an event time in the null partition", async () => {
+    const nullable = {
+      ...(clicksV1 as object),
+      fields: [
+        { name: "ts", type: ["null", { type: "long", logicalType: "timestamp-millis" }], default: null },
+        ...(clicksV1 as { fields: object[] }).fields.slice(1),
+      ],
+    } as AvroSchema;
+    const table = await CuratedTable.open(options({ avroSchema: nullable }));
+    await table.append([click(0, DAY1), click(1, DAY1, { ts: null })], 1);
+    expect((await readdir(join(lakeDir, "curated", "clicks"))).sort()).toEqual([
+      "_delta_log",
+      "event_date=2024-05-01",
+      "event_date=__HIVE_DEFAULT_PARTITION__",
+    ]);
+    expect((await scan("_event_id, event_date::VARCHAR")).getRows()).toEqual([
+      ["e0", "2024-05-01"],
+      ["e1", null],
+    ]);
+  });
+
+  it("writes an unpartitioned table when asked", async () => {
+    const table = await CuratedTable.open(
+      options({ partitionBy: PartitionBy.None, eventTimeField: undefined }),
+    );
+    await table.append([click(0, DAY1), click(1, DAY2)], 1);
+    const snapshot = await readDeltaSnapshot(join(lakeDir, "curated", "clicks"));
+    expect(snapshot!.metadata.partitionColumns).toEqual([]);
+    expect(snapshot!.files).toHaveLength(1);
+    expect(snapshot!.files[0]!.path).toMatch(/^part-[0-9a-f-]{36}\.zstd\.parquet$/);
+    expect((await scan("_event_id")).getRows()).toEqual([["e0"], ["e1"]]);
+  });
+
+  it("leaves files written before a failed commit unseen by readers", async () => {
+    const table = await CuratedTable.open(options({ maxCommitAttempts: 1 }));
+    const racer = await CuratedTable.open(options({ appId: "racer" }));
+    await racer.append([click(9, DAY1)], 1);
+    // `table` still believes the table is empty: its one attempt at version 0 loses.
+    await expect(table.append([click(0, DAY1)], 1)).rejects.toMatchObject({
+      code: LakeErrorCode.VersionExists,
+    });
+    const files = await readdir(join(lakeDir, "curated", "clicks", "event_date=2024-05-01"));
+    expect(files).toHaveLength(2);
+    expect((await scan("_event_id")).getRows()).toEqual([["e9"]]);
+  });
+
+  it("refuses an event time field that is not a timestamp", async () => {
+    await expect(CuratedTable.open(options({ eventTimeField: "user_id" }))).rejects.toBeInstanceOf(
+      LakeSchemaError,
+    );
+  });
+});

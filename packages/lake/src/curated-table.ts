@@ -1,0 +1,414 @@
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { type AvroColumn, type AvroSchema, avroColumns } from "./avro-columns.js";
+import { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
+import {
+  applyDeltaActions,
+  commitDelta,
+  type DeltaAction,
+  type DeltaAddFile,
+  type DeltaMetadata,
+  type DeltaProtocol,
+  type DeltaSnapshot,
+  readDeltaSnapshot,
+} from "./delta-log.js";
+import { type DeltaStructField, parseDeltaSchema, sameDeltaType } from "./delta-schema.js";
+import { DeltaConflictError, DeltaLogError, LakeError, LakeErrorCode, LakeSchemaError } from "./errors.js";
+import type { ParquetColumn, ParquetWriter } from "./parquet-writer.js";
+import { curatedTableDir, encodeDeltaPath, hivePartitionSegment, utcDateOfDay, utcDayOf } from "./paths.js";
+
+/** How a curated table is partitioned. */
+export const PartitionBy = {
+  /** `event_date=YYYY-MM-DD/` directories from the event time (UTC). */
+  EventDate: "event_date",
+  /** No partitions: every file in the table directory. */
+  None: "none",
+} as const;
+
+/** A {@link PartitionBy} value. */
+export type PartitionBy = (typeof PartitionBy)[keyof typeof PartitionBy];
+
+/** Lineage columns on every curated row (docs/contracts.md). */
+export const LineageColumn = {
+  EventId: "_event_id",
+  IngestedAt: "_ingested_at",
+  TraceId: "_trace_id",
+  SchemaVersion: "_schema_version",
+} as const;
+
+/** The partition column of {@link PartitionBy.EventDate} tables, a DATE. */
+export const EVENT_DATE_COLUMN = "event_date";
+
+/** Table configuration key holding the newest dataset schema version written to the table. */
+export const SCHEMA_VERSION_KEY = "inlet.schemaVersion";
+
+/** One event to store: the decoded event and its lineage. */
+export interface CuratedRow {
+  /** The event as decoded from Avro (unions unwrapped, timestamps as ms numbers). */
+  readonly event: Readonly<Record<string, unknown>>;
+  readonly eventId: string;
+  /** ms since the epoch. */
+  readonly ingestedAt: number;
+  /** 32 hex characters; empty when the event carried no trace (stored as NULL). */
+  readonly traceId: string;
+  readonly schemaVersion: number;
+}
+
+/** Options of {@link CuratedTable.open}. */
+export interface CuratedTableOptions {
+  /** The lake's root directory; the table lives in `<lakeDir>/curated/<dataset>`. */
+  readonly lakeDir: string;
+  readonly dataset: string;
+  /** The dataset's Avro record schema of `schemaVersion`. */
+  readonly avroSchema: AvroSchema;
+  readonly schemaVersion: number;
+  /** Default `event_date`. */
+  readonly partitionBy?: PartitionBy;
+  /** The field holding the event time (timestamp-millis, or a long of ms); required for `event_date`. */
+  readonly eventTimeField?: string;
+  /** The txn appId: the writer's durable consumer name. */
+  readonly appId: string;
+  readonly writer: ParquetWriter;
+  /** Commit attempts when other writers keep winning the race; default 10. */
+  readonly maxCommitAttempts?: number;
+}
+
+/** What one {@link CuratedTable.append} committed. */
+export interface AppendResult {
+  /** The table version of the commit. */
+  readonly version: number;
+  /** Data files added. */
+  readonly files: number;
+  readonly rows: number;
+}
+
+const WRITER_VERSION = 2;
+const LINEAGE: readonly AvroColumn[] = [
+  { name: LineageColumn.EventId, kind: ColumnKind.String, nullable: false },
+  { name: LineageColumn.IngestedAt, kind: ColumnKind.TimestampMillis, nullable: false },
+  { name: LineageColumn.TraceId, kind: ColumnKind.String, nullable: true },
+  { name: LineageColumn.SchemaVersion, kind: ColumnKind.Int, nullable: false },
+];
+
+/**
+ * A dataset's curated Delta table. Each {@link append} writes one Parquet file per event date and
+ * commits them in one Delta commit together with a `txn` action (appId, last stream sequence), so
+ * the batch becomes visible atomically and a restarted writer knows where it stopped
+ * ({@link committedVersion}). Files written before a crash but never committed are orphans no
+ * reader sees. Appends are serialized.
+ */
+export class CuratedTable {
+  /** The table directory. */
+  readonly tableDir: string;
+  readonly #options: CuratedTableOptions;
+  readonly #columns: readonly AvroColumn[];
+  readonly #fields: readonly DeltaStructField[];
+  readonly #partitionColumns: readonly string[];
+  readonly #eventTime: AvroColumn | undefined;
+  #snapshot: DeltaSnapshot | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(options: CuratedTableOptions, snapshot: DeltaSnapshot | undefined) {
+    this.#options = options;
+    this.tableDir = curatedTableDir(options.lakeDir, options.dataset);
+    const partitionBy = options.partitionBy ?? PartitionBy.EventDate;
+    this.#partitionColumns = partitionBy === PartitionBy.EventDate ? [EVENT_DATE_COLUMN] : [];
+    const data = avroColumns(options.avroSchema);
+    const reserved = new Set([...LINEAGE.map((c) => c.name), ...this.#partitionColumns]);
+    for (const column of data) {
+      if (reserved.has(column.name)) {
+        throw this.#schemaError(`field "${column.name}" clashes with a column the lake adds`);
+      }
+    }
+    this.#columns = [...data, ...LINEAGE];
+    this.#eventTime = this.#eventTimeColumn(data, partitionBy);
+    const partitionFields: DeltaStructField[] = this.#partitionColumns.map((name) => ({
+      name,
+      type: "date",
+      nullable: this.#eventTime?.nullable ?? true,
+      metadata: {},
+    }));
+    this.#fields = [...this.#columns.map(deltaField), ...partitionFields];
+    this.#snapshot = snapshot;
+    if (snapshot !== undefined) this.#plan(snapshot); // refuse an incompatible schema now, not at the first append
+  }
+
+  /** Opens (or prepares to create) the dataset's table and replays its log. */
+  static async open(options: CuratedTableOptions): Promise<CuratedTable> {
+    const snapshot = await readDeltaSnapshot(curatedTableDir(options.lakeDir, options.dataset));
+    return new CuratedTable(options, snapshot);
+  }
+
+  /** The txn version last committed by this table's appId (the last stream sequence stored), if any. */
+  committedVersion(): number | undefined {
+    return this.#snapshot?.txns.get(this.#options.appId);
+  }
+
+  /** The snapshot this writer last read or committed; undefined before the table's first commit. */
+  get snapshot(): DeltaSnapshot | undefined {
+    return this.#snapshot;
+  }
+
+  /**
+   * Writes `rows` and commits them with txn version `lastSeq` (which must exceed
+   * {@link committedVersion}); with no rows, commits the txn alone. Retries at the next version
+   * when another writer commits first; throws {@link LakeError} (TXN_ALREADY_COMMITTED) if that
+   * writer already stored this appId's `lastSeq`.
+   */
+  append(rows: readonly CuratedRow[], lastSeq: number): Promise<AppendResult> {
+    const run = this.#queue.then(() => this.#append(rows, lastSeq));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #append(rows: readonly CuratedRow[], lastSeq: number): Promise<AppendResult> {
+    if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
+      throw new LakeError(
+        `lastSeq must be a non-negative integer, got ${lastSeq}`,
+        LakeErrorCode.InvalidArgument,
+      );
+    }
+    this.#assertNotCommitted(lastSeq);
+    const adds = rows.length === 0 ? [] : await this.#writeFiles(rows);
+    const attempts = this.#options.maxCommitAttempts ?? 10;
+    for (let attempt = 1; ; attempt++) {
+      const version = (this.#snapshot?.version ?? -1) + 1;
+      const actions = this.#actions(adds, lastSeq);
+      try {
+        await commitDelta(this.tableDir, version, actions);
+      } catch (error) {
+        if (!(error instanceof DeltaConflictError) || attempt >= attempts) throw error;
+        this.#snapshot = await readDeltaSnapshot(this.tableDir, { since: this.#snapshot });
+        this.#assertNotCommitted(lastSeq);
+        continue;
+      }
+      this.#snapshot = applyDeltaActions(this.#snapshot, this.tableDir, version, actions);
+      return { version, files: adds.length, rows: rows.length };
+    }
+  }
+
+  // One Parquet file per partition, all written before anything is committed.
+  async #writeFiles(rows: readonly CuratedRow[]): Promise<DeltaAddFile[]> {
+    const groupOf = new Int32Array(rows.length);
+    const groups: { relative: string; partitionValues: Record<string, string | null> }[] = [];
+    const groupOfDay = new Map<number | null, number>();
+    for (let i = 0; i < rows.length; i++) {
+      const day = this.#eventDay(rows[i]!, i);
+      let group = groupOfDay.get(day);
+      if (group === undefined) {
+        group = groups.length;
+        groupOfDay.set(day, group);
+        const date = day === null ? null : utcDateOfDay(day);
+        const name = `part-${randomUUID()}.zstd.parquet`;
+        groups.push(
+          this.#partitionColumns.length === 0
+            ? { relative: name, partitionValues: {} }
+            : {
+                relative: `${hivePartitionSegment(EVENT_DATE_COLUMN, date)}/${name}`,
+                partitionValues: { [EVENT_DATE_COLUMN]: date },
+              },
+        );
+      }
+      groupOf[i] = group;
+    }
+    const columns: ParquetColumn[] = this.#columns.map((column) => ({
+      name: column.name,
+      kind: column.kind,
+      values: this.#values(rows, column.name),
+    }));
+    const files = groups.map((g) => join(this.tableDir, g.relative));
+    const written = await this.#options.writer.write({ columns, files, groupOf });
+    const now = Date.now();
+    return written.map((file) => {
+      const group = groups[files.indexOf(file.path)]!;
+      return {
+        path: encodeDeltaPath(group.relative),
+        partitionValues: group.partitionValues,
+        size: file.size,
+        modificationTime: now,
+        dataChange: true,
+        stats: file.stats,
+      };
+    });
+  }
+
+  #values(rows: readonly CuratedRow[], name: string): unknown[] {
+    switch (name) {
+      case LineageColumn.EventId:
+        return rows.map((r) => r.eventId);
+      case LineageColumn.IngestedAt:
+        return rows.map((r) => r.ingestedAt);
+      case LineageColumn.TraceId:
+        return rows.map((r) => (r.traceId === "" ? null : r.traceId));
+      case LineageColumn.SchemaVersion:
+        return rows.map((r) => r.schemaVersion);
+      default:
+        return rows.map((r) => r.event[name]);
+    }
+  }
+
+  #eventDay(row: CuratedRow, index: number): number | null {
+    const column = this.#eventTime;
+    if (column === undefined) return null;
+    const value = row.event[column.name];
+    if (value === null || value === undefined) return null;
+    let ms: number;
+    if (value instanceof Date) ms = value.getTime();
+    else if (typeof value === "number" || typeof value === "bigint") ms = Number(value);
+    else ms = Number.NaN;
+    if (column.kind === ColumnKind.TimestampMicros) ms = Math.floor(ms / 1000);
+    if (!Number.isFinite(ms)) {
+      throw new LakeError(
+        `dataset "${this.#options.dataset}": row ${index} field "${column.name}" expected a timestamp, got ${String(value)}`,
+        LakeErrorCode.InvalidArgument,
+      );
+    }
+    return utcDayOf(ms);
+  }
+
+  #actions(adds: readonly DeltaAddFile[], lastSeq: number): DeltaAction[] {
+    const now = Date.now();
+    const { protocol, metaData } = this.#plan(this.#snapshot);
+    const actions: DeltaAction[] = [
+      {
+        commitInfo: {
+          timestamp: now,
+          operation: "WRITE",
+          operationParameters: { mode: "Append", partitionBy: JSON.stringify(this.#partitionColumns) },
+          isBlindAppend: metaData === undefined,
+          engineInfo: "inlet-lake",
+        },
+      },
+    ];
+    if (protocol !== undefined) actions.push({ protocol });
+    if (metaData !== undefined) actions.push({ metaData });
+    for (const add of adds) actions.push({ add });
+    actions.push({ txn: { appId: this.#options.appId, version: lastSeq, lastUpdated: now } });
+    return actions;
+  }
+
+  // The protocol and metaData a commit on top of `snapshot` must carry: both for a new table; a
+  // metaData update when this schema version adds columns (or writes without a non-null column).
+  #plan(snapshot: DeltaSnapshot | undefined): { protocol?: DeltaProtocol; metaData?: DeltaMetadata } {
+    const version = this.#options.schemaVersion;
+    if (snapshot === undefined) {
+      return {
+        protocol: { minReaderVersion: 1, minWriterVersion: WRITER_VERSION },
+        metaData: {
+          id: randomUUID(),
+          name: this.#options.dataset,
+          format: { provider: "parquet", options: {} },
+          schemaString: JSON.stringify({ type: "struct", fields: this.#fields }),
+          partitionColumns: [...this.#partitionColumns],
+          configuration: { [SCHEMA_VERSION_KEY]: String(version) },
+          createdTime: Date.now(),
+        },
+      };
+    }
+    if (snapshot.protocol.minWriterVersion > WRITER_VERSION) {
+      throw new DeltaLogError(
+        `delta table ${this.tableDir} needs writer version ${snapshot.protocol.minWriterVersion}; this writer implements ${WRITER_VERSION}`,
+        LakeErrorCode.UnsupportedProtocol,
+      );
+    }
+    const { metadata } = snapshot;
+    if (JSON.stringify(metadata.partitionColumns) !== JSON.stringify(this.#partitionColumns)) {
+      throw this.#schemaError(
+        `the table is partitioned by [${metadata.partitionColumns.join(", ")}], the dataset by [${this.#partitionColumns.join(", ")}]`,
+      );
+    }
+    const table = parseDeltaSchema(metadata.schemaString).fields;
+    const merged = this.#merge(table);
+    const tableVersion = Number(metadata.configuration[SCHEMA_VERSION_KEY] ?? 0);
+    if (JSON.stringify(merged) === JSON.stringify(table) && tableVersion >= version) return {};
+    return {
+      metaData: {
+        ...metadata,
+        schemaString: JSON.stringify({ type: "struct", fields: merged }),
+        configuration: {
+          ...metadata.configuration,
+          [SCHEMA_VERSION_KEY]: String(Math.max(tableVersion, version)),
+        },
+      },
+    };
+  }
+
+  // The table's columns stay, in order, with the same types; this schema's new columns come after
+  // the table's data columns, nullable (older files do not have them). A column this schema does
+  // not write becomes nullable.
+  #merge(table: readonly DeltaStructField[]): DeltaStructField[] {
+    const ours = new Map(this.#fields.map((f) => [f.name, f]));
+    const known = new Set(table.map((f) => f.name.toLowerCase()));
+    const kept = table.map((field) => {
+      const our = ours.get(field.name);
+      if (our === undefined) {
+        if ([...ours.keys()].some((name) => name.toLowerCase() === field.name.toLowerCase())) {
+          throw this.#schemaError(`field "${field.name}" differs from the table's column only by case`);
+        }
+        return field.nullable ? field : { ...field, nullable: true };
+      }
+      if (!sameDeltaType(field.type, our.type)) {
+        throw this.#schemaError(
+          `field "${field.name}" is ${JSON.stringify(our.type)} in schema version ${this.#options.schemaVersion} ` +
+            `but ${JSON.stringify(field.type)} in the table; only new nullable fields can be added`,
+        );
+      }
+      return field.nullable || !our.nullable ? field : { ...field, nullable: true };
+    });
+    const added = this.#fields
+      .filter((f) => !known.has(f.name.toLowerCase()))
+      .map((f) => ({ ...f, nullable: true }));
+    const tail = new Set<string>([...LINEAGE.map((c) => c.name), ...this.#partitionColumns]);
+    const firstTail = kept.findIndex((f) => tail.has(f.name));
+    const at = firstTail === -1 ? kept.length : firstTail;
+    return [
+      ...kept.slice(0, at),
+      ...added.filter((f) => !tail.has(f.name)),
+      ...kept.slice(at),
+      ...added.filter((f) => tail.has(f.name)),
+    ];
+  }
+
+  #eventTimeColumn(columns: readonly AvroColumn[], partitionBy: PartitionBy): AvroColumn | undefined {
+    if (partitionBy === PartitionBy.None) return undefined;
+    const name = this.#options.eventTimeField;
+    const column = columns.find((c) => c.name === name);
+    const timeKinds: readonly ColumnKind[] = [
+      ColumnKind.TimestampMillis,
+      ColumnKind.TimestampMicros,
+      ColumnKind.Long,
+    ];
+    if (column === undefined || !timeKinds.includes(column.kind)) {
+      throw this.#schemaError(
+        `eventTimeField ${JSON.stringify(name)} must name a timestamp-millis (or long ms) field of the schema`,
+      );
+    }
+    return column;
+  }
+
+  #assertNotCommitted(lastSeq: number): void {
+    const committed = this.committedVersion();
+    if (committed !== undefined && lastSeq <= committed) {
+      throw new LakeError(
+        `dataset "${this.#options.dataset}": appId "${this.#options.appId}" already committed up to ${committed}; refusing ${lastSeq}`,
+        LakeErrorCode.TxnAlreadyCommitted,
+      );
+    }
+  }
+
+  #schemaError(reason: string): LakeSchemaError {
+    return new LakeSchemaError(
+      `dataset "${this.#options.dataset}": ${reason}`,
+      LakeErrorCode.IncompatibleSchema,
+    );
+  }
+}
+
+function deltaField(column: AvroColumn): DeltaStructField {
+  return {
+    name: column.name,
+    type: COLUMN_KINDS[column.kind].deltaType,
+    nullable: column.nullable,
+    metadata: column.doc === undefined ? {} : { comment: column.doc },
+  };
+}

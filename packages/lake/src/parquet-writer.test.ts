@@ -1,0 +1,221 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ColumnKind } from "./column-kind.js";
+import { LakeError, LakeErrorCode } from "./errors.js";
+import { type ParquetColumn, ParquetWriter } from "./parquet-writer.js";
+import { quoteString } from "./sql.js";
+
+describe("ParquetWriter", () => {
+  let dir: string;
+  let writer: ParquetWriter;
+  let instance: DuckDBInstance;
+  let db: DuckDBConnection;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "inlet-parquet-"));
+    writer = await ParquetWriter.create({ threads: 2 });
+    instance = await DuckDBInstance.create(":memory:");
+    db = await instance.connect();
+  });
+  afterAll(async () => {
+    await writer.close();
+    db.closeSync();
+    instance.closeSync();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const rows = async (sql: string) => (await db.runAndReadAll(sql)).getRowObjectsJson();
+
+  const ts = Date.UTC(2024, 4, 1, 10, 30, 0, 123);
+  const columns: ParquetColumn[] = [
+    { name: "name", kind: ColumnKind.String, values: ["a", null, "ccc"] },
+    { name: "n", kind: ColumnKind.Int, values: [1, 2, -3] },
+    { name: "big", kind: ColumnKind.Long, values: [2 ** 40, 9007199254740993n, undefined] },
+    { name: "f", kind: ColumnKind.Float, values: [0.5, 1.5, null] },
+    { name: "d", kind: ColumnKind.Double, values: [1.25, Number.NaN, -2] },
+    { name: "ok", kind: ColumnKind.Boolean, values: [true, false, null] },
+    { name: "raw", kind: ColumnKind.Binary, values: [Buffer.from([0, 1, 255]), null, new Uint8Array([7])] },
+    { name: "ts", kind: ColumnKind.TimestampMillis, values: [ts, new Date(ts + 1000), null] },
+    { name: "us", kind: ColumnKind.TimestampMicros, values: [ts * 1000 + 7, null, null] },
+    { name: "day", kind: ColumnKind.Date, values: [19844, null, new Date(Date.UTC(1969, 11, 31))] },
+    { name: "doc", kind: ColumnKind.Json, values: [{ a: [1, 2], b: "x" }, null, [Buffer.from("hi")]] },
+    { name: 'we"ird name', kind: ColumnKind.String, values: ["x", "y", "z"] },
+  ];
+
+  it("writes every column kind with its stored type and values", async () => {
+    const path = join(dir, "all.zstd.parquet");
+    const [file] = await writer.write({ columns, files: [path] });
+    expect(file?.path).toBe(path);
+    const src = `read_parquet(${quoteString(path)})`;
+    const types = await rows(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM ${src})`);
+    expect(Object.fromEntries(types.map((t) => [t.column_name, t.column_type]))).toEqual({
+      name: "VARCHAR",
+      n: "INTEGER",
+      big: "BIGINT",
+      f: "FLOAT",
+      d: "DOUBLE",
+      ok: "BOOLEAN",
+      raw: "BLOB",
+      ts: "TIMESTAMP WITH TIME ZONE",
+      us: "TIMESTAMP WITH TIME ZONE",
+      day: "DATE",
+      doc: "VARCHAR",
+      'we"ird name': "VARCHAR",
+    });
+    const values = await rows(
+      `SELECT name, n, big::VARCHAR AS big, f, d::VARCHAR AS d, ok, hex(raw) AS raw, epoch_ms(ts) AS ts, epoch_us(us) AS us, day::VARCHAR AS day, doc FROM ${src}`,
+    );
+    expect(values).toEqual([
+      {
+        name: "a",
+        n: 1,
+        big: String(2 ** 40),
+        f: 0.5,
+        d: "1.25",
+        ok: true,
+        raw: "0001FF",
+        ts: String(ts),
+        us: String(ts * 1000 + 7),
+        day: "2024-05-01",
+        doc: '{"a":[1,2],"b":"x"}',
+      },
+      {
+        name: null,
+        n: 2,
+        big: "9007199254740993",
+        f: 1.5,
+        d: "nan",
+        ok: false,
+        raw: null,
+        ts: String(ts + 1000),
+        us: null,
+        day: null,
+        doc: null,
+      },
+      {
+        name: "ccc",
+        n: -3,
+        big: null,
+        f: null,
+        d: "-2.0",
+        ok: null,
+        raw: "07",
+        ts: null,
+        us: null,
+        day: "1969-12-31",
+        doc: '["aGk="]',
+      },
+    ]);
+  });
+
+  it("stores timestamps UTC-adjusted and compresses with ZSTD", async () => {
+    const path = join(dir, "meta.zstd.parquet");
+    await writer.write({ columns, files: [path] });
+    const schema = await rows(
+      `SELECT name, logical_type FROM parquet_schema(${quoteString(path)}) WHERE name = 'ts'`,
+    );
+    expect(schema[0]?.logical_type).toContain("isAdjustedToUTC=1");
+    const codecs = await rows(`SELECT DISTINCT compression FROM parquet_metadata(${quoteString(path)})`);
+    expect(codecs).toEqual([{ compression: "ZSTD" }]);
+  });
+
+  it("returns size and Delta statistics for each file", async () => {
+    const path = join(dir, "stats.zstd.parquet");
+    const [file] = await writer.write({ columns, files: [path] });
+    const onDisk = (await import("node:fs/promises")).stat(path);
+    expect(file!.size).toBe((await onDisk).size);
+    expect(file!.stats.numRecords).toBe(3);
+    expect(file!.stats.nullCount).toMatchObject({ name: 1, n: 0, big: 1, raw: 1, ts: 1, doc: 1 });
+    expect(file!.stats.minValues).toEqual({
+      name: "a",
+      n: -3,
+      big: 2 ** 40,
+      f: 0.5,
+      d: -2,
+      ts: new Date(ts).toISOString(),
+      us: new Date(ts).toISOString(),
+      day: "1969-12-31",
+      'we"ird name': "x",
+    });
+    // NaN is the largest double in DuckDB and has no JSON form: no max for d.
+    expect(file!.stats.maxValues).toMatchObject({
+      name: "ccc",
+      n: 2,
+      ts: new Date(ts + 1000).toISOString(),
+      day: "2024-05-01",
+    });
+    expect(file!.stats.maxValues).not.toHaveProperty("d");
+    expect(file!.stats.maxValues).not.toHaveProperty("raw");
+  });
+
+  it("keeps string statistics to a 32-character prefix", async () => {
+    const long = "x".repeat(40);
+    const [file] = await writer.write({
+      columns: [{ name: "s", kind: ColumnKind.String, values: [long, "a"] }],
+      files: [join(dir, "long.zstd.parquet")],
+    });
+    expect(file!.stats.minValues).toEqual({ s: "a" });
+    expect(file!.stats.maxValues).toEqual({});
+    const [only] = await writer.write({
+      columns: [{ name: "s", kind: ColumnKind.String, values: [long] }],
+      files: [join(dir, "long2.zstd.parquet")],
+    });
+    expect(only!.stats.minValues).toEqual({ s: "x".repeat(32) });
+  });
+
+  it("splits rows into one file per group and skips empty groups", async () => {
+    const n = 5000;
+    const paths = [join(dir, "g/0.parquet"), join(dir, "g/1.parquet"), join(dir, "g/never.parquet")];
+    const written = await writer.write({
+      columns: [{ name: "i", kind: ColumnKind.Int, values: Array.from({ length: n }, (_, i) => i) }],
+      files: paths,
+      groupOf: Array.from({ length: n }, (_, i) => i % 2),
+    });
+    expect(written.map((f) => f.path)).toEqual(paths.slice(0, 2));
+    expect(written.map((f) => f.stats.numRecords)).toEqual([2500, 2500]);
+    expect(written[1]!.stats.minValues).toEqual({ i: 1 });
+    expect(
+      await rows(
+        `SELECT count(*)::INTEGER AS c, sum(i % 2)::INTEGER AS odd FROM read_parquet(${quoteString(paths[1]!)})`,
+      ),
+    ).toEqual([{ c: 2500, odd: 2500 }]);
+    expect((await readdir(join(dir, "g"))).sort()).toEqual(["0.parquet", "1.parquet"]);
+  });
+
+  it("names the column and row of a value of the wrong type, writing nothing", async () => {
+    const path = join(dir, "bad/x.parquet");
+    const error = await writer
+      .write({
+        columns: [
+          { name: "ok", kind: ColumnKind.Int, values: [1, 2, 3] },
+          { name: "amount", kind: ColumnKind.Double, values: [1, 2, "12,5"] },
+        ],
+        files: [path],
+      })
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(LakeError);
+    expect(error.code).toBe(LakeErrorCode.InvalidArgument);
+    expect(error.message).toBe('column "amount" row 2: expected double, got "12,5"');
+    await expect(readdir(join(dir, "bad"))).rejects.toThrow();
+    // The writer is still usable afterwards.
+    await writer.write({ columns: [{ name: "i", kind: ColumnKind.Int, values: [1] }], files: [path] });
+    expect(await readdir(join(dir, "bad"))).toEqual(["x.parquet"]);
+  });
+
+  it("refuses columns of different lengths", async () => {
+    const error = await writer
+      .write({
+        columns: [
+          { name: "a", kind: ColumnKind.Int, values: [1, 2] },
+          { name: "b", kind: ColumnKind.Int, values: [1] },
+        ],
+        files: [join(dir, "never.parquet")],
+      })
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(LakeError);
+    expect(error.message).toContain('column "b" has 1 values, expected 2');
+  });
+});

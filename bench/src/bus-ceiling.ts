@@ -26,6 +26,7 @@ const IN_FLIGHT = 2_000;
  * consumer acking each message. The same client library as Inlet (`@nats-io/jetstream`).
  */
 export async function measureBusCeiling(events: number, phase: Phase): Promise<BusCeiling> {
+  phase.update("generating events");
   const perDataset = Math.ceil(events / BENCH_DATASETS.length);
   const payloads: { subject: string; data: Uint8Array }[] = [];
   const lines = BENCH_DATASETS.map((ds, d) => generateLines(ds, perDataset, 100 + d));

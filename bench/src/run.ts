@@ -75,6 +75,7 @@ async function main(): Promise<number> {
   const details: Record<string, unknown> = { options: { ...o, figures: [...o.figures] } };
   const errors: Record<string, string> = {};
   const wants = (f: Figure) => o.figures.has(f);
+  if (o.profile) await rm(o.profileDir, { recursive: true, force: true });
 
   // Each figure runs on its own; one failing is recorded and the rest still run.
   const attempt = async (name: string, fn: (phase: ReturnType<Progress["phase"]>) => Promise<string>) => {
@@ -111,7 +112,11 @@ async function main(): Promise<number> {
       const writer = await measureWriter(
         rootDir,
         o.writerEvents,
-        { flushMs: o.flushMs, maxRows: o.writerMaxRows },
+        {
+          flushMs: o.flushMs,
+          maxRows: o.writerMaxRows,
+          ...(o.profile ? { profileDir: join(o.profileDir, "writer-alone", "lake-writer") } : {}),
+        },
         phase,
       );
       inlet.writer_events_per_s = writer.eventsPerS;
@@ -123,7 +128,6 @@ async function main(): Promise<number> {
   const needsStack = wants(Figure.E2e) || wants(Figure.Memory) || wants(Figure.Freshness);
   if (needsStack) {
     let bench: BenchStack | undefined;
-    if (o.profile) await rm(o.profileDir, { recursive: true, force: true });
     await attempt("stack", async (phase) => {
       phase.update("starting nats-server and the five services");
       bench = await startBenchStack({
@@ -171,14 +175,6 @@ async function main(): Promise<number> {
         await stack.close().catch((err: unknown) => phase.fail(String(err)));
         phase.done("stack stopped");
       }
-      if (o.profile) {
-        await attempt("profiles", async () => {
-          const summaries = await summarizeProfiles(o.profileDir);
-          await writeProfileSummary(o.profileDir, summaries);
-          details.profiles = summaries;
-          return `${summaries.length} services profiled → ${join(o.profileDir, "summary.md")}`;
-        });
-      }
     }
   }
 
@@ -190,6 +186,21 @@ async function main(): Promise<number> {
       inlet.json_rows_per_s = q.jsonRowsPerS;
       details.query = q;
       return `group-by over ${count(q.rows)} rows: API ${q.apiMs} ms vs in-process ${q.duckdbMs} ms · JSON ${count(q.jsonRowsPerS)} rows/s`;
+    });
+  }
+
+  if (o.profile) {
+    await attempt("profiles", async () => {
+      const summaries = [
+        ...(await summarizeProfiles(o.profileDir)),
+        ...(await summarizeProfiles(join(o.profileDir, "writer-alone")).catch(() => [])).map((s) => ({
+          ...s,
+          service: `${s.service} (writer figure)`,
+        })),
+      ].filter((s) => s.service !== "writer-alone");
+      await writeProfileSummary(o.profileDir, summaries);
+      details.profiles = summaries;
+      return `${summaries.length} profiles summarised in ${join(o.profileDir, "summary.md")}`;
     });
   }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -57,7 +57,7 @@ const POLL_MS = 100;
 export async function measureWriter(
   rootDir: string,
   events: number,
-  options: { flushMs: number; maxRows: number },
+  options: { flushMs: number; maxRows: number; profileDir?: string },
   phase: Phase,
 ): Promise<WriterResult> {
   const configDir = join(rootDir, "config");
@@ -127,6 +127,7 @@ export async function measureWriter(
 
     phase.update("starting the lake-writer");
     const port = await freePort();
+    if (options.profileDir !== undefined) await mkdir(options.profileDir, { recursive: true });
     const spawnedAt = performance.now();
     const writer = await startProcess("lake-writer", {
       command: process.execPath,
@@ -140,6 +141,9 @@ export async function measureWriter(
         INLET_WRITER_FLUSH_MS: String(options.flushMs),
         INLET_WRITER_MAX_ROWS: String(options.maxRows),
         INLET_LOG_LEVEL: "warn",
+        ...(options.profileDir === undefined
+          ? {}
+          : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.profileDir}` }),
       },
       readyUrl: `http://127.0.0.1:${port}/readyz`,
       readyTimeoutMs: 60_000,

@@ -15,9 +15,9 @@ import { type BodyLimits, parseBody } from "./body.js";
 import type { CollectorMetrics } from "./collector-metrics.js";
 import type { InflightLimiter } from "./inflight.js";
 import { IngestError, IngestErrorCode } from "./ingest-error.js";
-import { publishFrames } from "./publish-frames.js";
+import { type FrameOutcome, publishFrames } from "./publish-frames.js";
 import { buildResponse, type IngestResponse } from "./response.js";
-import { type Rejection, validateBatch } from "./validate-batch.js";
+import { type Rejection, type ValidatedBatch, validateBatch } from "./validate-batch.js";
 
 /** Where a request came in. */
 export const Transport = { Http: "http", Nats: "nats" } as const;
@@ -176,18 +176,7 @@ export class Ingestor {
         this.#deadLetterEvents(dataset, batch.rejected, traceparent),
       ]);
 
-      const failed = new Map<number, string>();
-      const duplicates = new Set<number>();
-      for (const frame of frames) {
-        for (let i = frame.start; i < frame.start + frame.count; i++) {
-          const index = batch.validIndex[i]!;
-          if (!frame.stored) failed.set(index, frame.reason);
-          else if (frame.duplicate) duplicates.add(index);
-        }
-      }
-      const rejected = new Map<number, Rejection["errors"]>();
-      for (const [index, rejection] of batch.rejected) rejected.set(index, rejection.errors);
-
+      const { failed, duplicates, rejected } = outcomeOf(batch, frames);
       const stored = batch.valid.length - failed.size;
       if (stored > 0) d.metrics.accepted(dataset, stored);
       if (rejected.size > 0) d.metrics.rejected(dataset, rejected.size);
@@ -296,4 +285,20 @@ export class Ingestor {
       logger.error({ err: failure, dataset }, "dead letter of a malformed body not stored");
     }
   }
+}
+
+/** Maps frame outcomes back to body indexes: which valid events failed, which were duplicates. */
+function outcomeOf(batch: ValidatedBatch, frames: readonly FrameOutcome[]) {
+  const failed = new Map<number, string>();
+  const duplicates = new Set<number>();
+  for (const frame of frames) {
+    for (let i = frame.start; i < frame.start + frame.count; i++) {
+      const index = batch.validIndex[i]!;
+      if (!frame.stored) failed.set(index, frame.reason);
+      else if (frame.duplicate) duplicates.add(index);
+    }
+  }
+  const rejected = new Map<number, Rejection["errors"]>();
+  for (const [index, rejection] of batch.rejected) rejected.set(index, rejection.errors);
+  return { failed, duplicates, rejected };
 }

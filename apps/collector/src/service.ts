@@ -5,6 +5,7 @@ import {
   createSubjects,
   DeadLetters,
   ensureStreams,
+  ensureTopology,
   StreamName,
   type StreamSpecOptions,
   streamName,
@@ -38,6 +39,11 @@ export interface CollectorDeps {
   schemaBucket?: string;
   /** How often INGEST's consumer count is read again, in ms (default 2000). */
   interestIntervalMs?: number;
+  /**
+   * Create the pipeline's durable consumers that do not exist yet (default true), so nothing
+   * accepted is dropped by interest retention before the downstream services first start.
+   */
+  provisionConsumers?: boolean;
 }
 
 /** The collector service. */
@@ -104,14 +110,12 @@ export function createCollector(deps: CollectorDeps): Collector {
       });
       connected = true;
       void watchConnection(bus);
-      await ensureStreams(
-        bus.jsm,
-        streamSpecs({
-          replicas: config.INLET_STREAM_REPLICAS,
-          prefix,
-          ...(deps.streamMaxBytes === undefined ? {} : { maxBytes: deps.streamMaxBytes }),
-        }),
-      );
+      const streamOptions = {
+        replicas: config.INLET_STREAM_REPLICAS,
+        prefix,
+        ...(deps.streamMaxBytes === undefined ? {} : { maxBytes: deps.streamMaxBytes }),
+      };
+      await ensureStreams(bus.jsm, streamSpecs(streamOptions));
 
       const bucket = deps.schemaBucket === undefined ? {} : { bucket: deps.schemaBucket };
       const registry = await SchemaRegistry.create(bus.nc, {
@@ -130,6 +134,9 @@ export function createCollector(deps: CollectorDeps): Collector {
         logger,
       });
       logger.info({ datasets: schemas.datasets() }, "schemas loaded");
+      if (deps.provisionConsumers ?? true) {
+        await ensureTopology(bus.jsm, { ...streamOptions, datasets: schemas.datasets() });
+      }
 
       interest = await IngestInterest.start({
         jsm: bus.jsm,

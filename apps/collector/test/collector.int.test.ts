@@ -252,6 +252,24 @@ describe("collector over HTTP", () => {
     }
   });
 
+  test("creates the pipeline's consumers before it takes events, so none is dropped", async ({ nats }) => {
+    const t = await startTestCollector(nats.url, { ingestConsumer: false, provisionConsumers: true });
+    try {
+      const names: string[] = [];
+      for await (const info of t.bus.jsm.consumers.list(t.stream(StreamName.Ingest))) names.push(info.name);
+      expect(names.sort()).toEqual(["processor", "raw-writer"]);
+      const curated: string[] = [];
+      for await (const info of t.bus.jsm.consumers.list(t.stream(StreamName.Curated)))
+        curated.push(info.name);
+      expect(curated).toContain("lake-writer-clicks");
+      const res = await t.post("clicks", JSON.stringify(click()));
+      expect(res.status).toBe(200);
+      expect(await storedMessages(t.bus, t.stream(StreamName.Ingest))).toHaveLength(1);
+    } finally {
+      await t.close();
+    }
+  });
+
   test("uses a newly registered schema version without a restart", async ({ nats }) => {
     const t = await startTestCollector(nats.url);
     try {

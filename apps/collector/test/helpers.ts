@@ -44,6 +44,8 @@ export interface TestCollectorOptions {
   ingestMaxBytes?: number;
   /** Create a durable consumer on INGEST first (default true): without one, frames would be dropped. */
   ingestConsumer?: boolean;
+  /** Let the collector create the pipeline's consumers (default false: tests read INGEST themselves). */
+  provisionConsumers?: boolean;
   /** Runs before the collector starts, e.g. to put something in the schema bucket. */
   beforeStart?: (setup: { bus: Bus; schemaBucket: string }) => Promise<void>;
 }
@@ -92,6 +94,7 @@ export async function startTestCollector(
     streamMaxBytes: maxBytes,
     schemaBucket,
     interestIntervalMs: 200,
+    provisionConsumers: options.provisionConsumers ?? false,
   });
   await options.beforeStart?.({ bus, schemaBucket });
   try {

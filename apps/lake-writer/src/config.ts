@@ -1,4 +1,4 @@
-import { bool, commonEnv, type Env, durationMs, parseEnv, port, positiveInt } from "@inlet/config";
+import { bool, commonEnv, durationMs, type Env, parseEnv, port, positiveInt } from "@inlet/config";
 import { z } from "zod";
 
 const DATASET_NAME = /^[a-z][a-z0-9_]*$/;
@@ -41,7 +41,10 @@ const lakeWriterEnv = commonEnv
         message: "expected a flush interval of at least 10ms",
       });
     }
-    if (env.INLET_WRITER_ACK_WAIT_MS !== undefined && env.INLET_WRITER_ACK_WAIT_MS < 2 * env.INLET_WRITER_FLUSH_MS) {
+    if (
+      env.INLET_WRITER_ACK_WAIT_MS !== undefined &&
+      env.INLET_WRITER_ACK_WAIT_MS < 2 * env.INLET_WRITER_FLUSH_MS
+    ) {
       ctx.addIssue({
         code: "custom",
         path: ["INLET_WRITER_ACK_WAIT_MS"],

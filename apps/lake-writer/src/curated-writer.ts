@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { type DeadLetters, FrameError, type ReceivedFrame, readFrame, Stage } from "@inlet/bus";
 import { type CuratedRow, type CuratedTable, LakeError, LakeErrorCode } from "@inlet/lake";
 import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistry } from "@inlet/schema";
@@ -22,7 +23,6 @@ import {
   type Tracer,
   traceIdFromTraceparent,
 } from "@inlet/telemetry";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Consumer, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { type FlushBounds, FlushReason, MicroBatch } from "./micro-batch.js";
 import { PullLoop } from "./pull-loop.js";
@@ -246,11 +246,12 @@ export class CuratedWriter implements WriterGauges {
     const now = Date.now();
     if (!this.#gateOpen) {
       // Never while a flush runs: its acks would make the server's count drop below what we held.
-      if (this.#flushDone === undefined) this.#gateCheck ??= this.#checkGate()
-        .catch((err) => this.#log.warn({ err }, "gate check failed"))
-        .finally(() => {
-          this.#gateCheck = undefined;
-        });
+      if (this.#flushDone === undefined)
+        this.#gateCheck ??= this.#checkGate()
+          .catch((err) => this.#log.warn({ err }, "gate check failed"))
+          .finally(() => {
+            this.#gateCheck = undefined;
+          });
     } else if (this.#flushDone === undefined) {
       const reason = this.#current.due(now);
       if (reason !== undefined) this.#beginFlush(reason);
@@ -279,7 +280,10 @@ export class CuratedWriter implements WriterGauges {
       this.#gateOpen = true;
       if (held > 0) this.#log.info({ held }, "every pending frame in hand, commits resume");
     } else if (!this.#gateOpen) {
-      this.#log.debug({ held, pending: info.num_ack_pending }, "waiting for pending frames before committing");
+      this.#log.debug(
+        { held, pending: info.num_ack_pending },
+        "waiting for pending frames before committing",
+      );
     }
   }
 
@@ -348,7 +352,10 @@ export class CuratedWriter implements WriterGauges {
     this.#committed = batch.maxSeq;
     this.#lastCommitAt = Date.now();
     if (newest > this.#newestEventAt) this.#newestEventAt = newest;
-    this.#log.debug({ version: result.version, files: result.files, rows: result.rows, txn: batch.maxSeq }, "committed");
+    this.#log.debug(
+      { version: result.version, files: result.files, rows: result.rows, txn: batch.maxSeq },
+      "committed",
+    );
     return rows.length;
   }
 

@@ -15,7 +15,9 @@ await runService({
     const datasets = await loadDatasets(config.INLET_CONFIG_DIR);
     const telemetry = initTelemetry({
       serviceName: "inlet-lake-writer",
-      ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? {} : { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }),
+      ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined
+        ? {}
+        : { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }),
     });
     const metrics = initMetrics("inlet-lake-writer");
     const bus = await connectBus({ servers: config.INLET_NATS_URL, name: "lake-writer" });

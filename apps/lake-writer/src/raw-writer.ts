@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type DeadLetters, datasetOfSubject, FrameError, type ReceivedFrame, readFrame, Stage } from "@inlet/bus";
+import {
+  type DeadLetters,
+  datasetOfSubject,
+  FrameError,
+  type ReceivedFrame,
+  readFrame,
+  Stage,
+} from "@inlet/bus";
 import type { RawEvent, RawZoneWriter } from "@inlet/lake";
 import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistry } from "@inlet/schema";
 import { type Logger, traceIdFromTraceparent } from "@inlet/telemetry";
@@ -160,7 +167,14 @@ export class RawWriter implements WriterGauges {
       return;
     }
     this.#o.metrics.frameIn(frame.dataset, this.zone, events.length);
-    this.#batch.add(msg.seq, msg, { dataset: frame.dataset, events: events.length }, events.length, msg.data.length, Date.now());
+    this.#batch.add(
+      msg.seq,
+      msg,
+      { dataset: frame.dataset, events: events.length },
+      events.length,
+      msg.data.length,
+      Date.now(),
+    );
     if (this.#batch.full()) await this.#flushIfDue();
   }
 
@@ -186,7 +200,8 @@ export class RawWriter implements WriterGauges {
       entry.message.ack();
       perDataset.set(entry.item.dataset, (perDataset.get(entry.item.dataset) ?? 0) + entry.item.events);
     }
-    for (const [dataset, rows] of perDataset) this.#o.metrics.committed(dataset, this.zone, rows, seconds, reason);
+    for (const [dataset, rows] of perDataset)
+      this.#o.metrics.committed(dataset, this.zone, rows, seconds, reason);
     if (batch.frames > 0) this.#lastCommitAt = Date.now();
   }
 

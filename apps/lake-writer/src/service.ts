@@ -97,7 +97,10 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
     return deps.datasets.filter((d) => wanted.includes(d.name));
   };
 
-  const startCurated = async (definition: DatasetDefinition, writer: ParquetWriter): Promise<CuratedWriter> => {
+  const startCurated = async (
+    definition: DatasetDefinition,
+    writer: ParquetWriter,
+  ): Promise<CuratedWriter> => {
     const { name, settings } = definition;
     const stream = streamName(StreamName.Curated, prefix);
     const durable = DurableName.lakeWriter(name);
@@ -110,7 +113,8 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
       description: `lake-writer: ${name} into the curated zone`,
     });
     const schema = await registry.latest(name);
-    if (schema === undefined) throw new Error(`dataset ${JSON.stringify(name)} has no schema in the registry`);
+    if (schema === undefined)
+      throw new Error(`dataset ${JSON.stringify(name)} has no schema in the registry`);
     const partitionBy = settings.partitionBy === PartitionBy.None ? PartitionBy.None : PartitionBy.EventDate;
     const writerInstance = await CuratedWriter.open({
       dataset: name,
@@ -204,7 +208,8 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
       const datasets = selectedDatasets();
       void watchConnection();
       parquet = await ParquetWriter.create();
-      for (const definition of datasets) curated.set(definition.name, await startCurated(definition, parquet));
+      for (const definition of datasets)
+        curated.set(definition.name, await startCurated(definition, parquet));
       if (config.INLET_RAW_ENABLED) raw = await startRaw();
       logger.info(
         { datasets: datasets.map((d) => d.name), raw: config.INLET_RAW_ENABLED, bounds },
@@ -214,8 +219,12 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
     stop() {
       stopped ??= (async () => {
         stopping = true;
-        const results = await Promise.allSettled([...[...curated.values()].map((w) => w.stop()), raw?.stop()]);
-        for (const r of results) if (r.status === "rejected") logger.error({ err: r.reason }, "writer stop failed");
+        const results = await Promise.allSettled([
+          ...[...curated.values()].map((w) => w.stop()),
+          raw?.stop(),
+        ]);
+        for (const r of results)
+          if (r.status === "rejected") logger.error({ err: r.reason }, "writer stop failed");
         await parquet?.close();
         await bus.close();
         await http?.close();

@@ -35,37 +35,41 @@ export class WriterMetrics {
   readonly #attrs = new Map<string, Attributes>();
 
   constructor(meter: Meter) {
-    this.#framesIn = meter.createCounter("inlet.lake.frames.in", {
+    this.#framesIn = meter.createCounter("inlet.lake_writer.frames.in", {
       description: "Frames received from the stream (redeliveries included).",
     });
-    this.#eventsIn = meter.createCounter("inlet.lake.events.in", { description: "Events received in new frames." });
-    this.#framesSkipped = meter.createCounter("inlet.lake.frames.skipped", {
+    this.#eventsIn = meter.createCounter("inlet.lake_writer.events.in", {
+      description: "Events received in new frames.",
+    });
+    this.#framesSkipped = meter.createCounter("inlet.lake_writer.frames.skipped", {
       description: "Redelivered frames acked without writing: already committed or already buffered.",
     });
-    this.#deadLettered = meter.createCounter("inlet.lake.dead_lettered", {
+    this.#deadLettered = meter.createCounter("inlet.lake_writer.dead_lettered", {
       description: "Events and frames sent to the dead-letter stream.",
     });
-    this.#rowsCommitted = meter.createCounter("inlet.lake.rows.committed", {
+    this.#rowsCommitted = meter.createCounter("inlet.lake_writer.rows.committed", {
       description: "Rows durably written: Delta commits (curated) or fsynced Avro files (raw).",
     });
-    this.#commits = meter.createCounter("inlet.lake.commits", {
+    this.#commits = meter.createCounter("inlet.lake_writer.commits", {
       description: "Flushes that committed (curated: one Delta commit each).",
     });
-    this.#flushFailures = meter.createCounter("inlet.lake.flush.failures", {
+    this.#flushFailures = meter.createCounter("inlet.lake_writer.flush.failures", {
       description: "Flushes that failed and will be retried.",
     });
-    this.#flushDuration = meter.createHistogram("inlet.lake.flush.duration", {
+    this.#flushDuration = meter.createHistogram("inlet.lake_writer.flush.duration", {
       description: "Time to write and commit one micro-batch.",
       unit: "s",
       advice: { explicitBucketBoundaries: FLUSH_SECONDS_BUCKETS },
     });
     meter
-      .createObservableGauge("inlet.lake.buffered.rows", { description: "Rows buffered, not committed yet." })
+      .createObservableGauge("inlet.lake_writer.buffered.rows", {
+        description: "Rows buffered, not committed yet.",
+      })
       .addCallback((result) => {
         for (const g of this.#gauges) result.observe(g.bufferedRows(), this.#of(g.dataset, g.zone));
       });
     meter
-      .createObservableGauge("inlet.lake.last_commit.time", {
+      .createObservableGauge("inlet.lake_writer.last_commit.time", {
         description: "When the last commit finished, seconds since the epoch.",
         unit: "s",
       })
@@ -76,7 +80,7 @@ export class WriterMetrics {
         }
       });
     meter
-      .createObservableGauge("inlet.lake.newest_event.time", {
+      .createObservableGauge("inlet.lake_writer.newest_event.time", {
         description: "Event time of the newest committed row, seconds since the epoch.",
         unit: "s",
       })
@@ -87,7 +91,7 @@ export class WriterMetrics {
         }
       });
     meter
-      .createObservableGauge("inlet.lake.freshness", {
+      .createObservableGauge("inlet.lake_writer.freshness", {
         description: "Now minus the event time of the newest committed row.",
         unit: "s",
       })

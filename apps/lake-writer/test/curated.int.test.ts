@@ -21,7 +21,9 @@ const test = natsTest.extend<{ harness: Harness }>({
 const durable = DurableName.lakeWriter("orders");
 
 describe("curated writer", () => {
-  test("writes the frames published to curated.<ds> as exactly those rows, with lineage", async ({ harness }) => {
+  test("writes the frames published to curated.<ds> as exactly those rows, with lineage", async ({
+    harness,
+  }) => {
     const writer = await harness.startWriter();
     const first = harness.orders(3);
     const second = harness.orders(2, { coupon: "SPRING" });
@@ -34,17 +36,23 @@ describe("curated writer", () => {
     const rows = await harness.rows();
     expect(rows).toHaveLength(5);
     expect(rows[0]).toEqual({
-      ts: "2024-03-01 00:00:00+00",
+      ts: new Date("2024-03-01T00:00:00Z"),
       item: "item-0",
       qty: 0,
       coupon: null,
       _event_id: "ev-item-0",
-      _ingested_at: "2024-03-01 00:00:00.5+00",
+      _ingested_at: new Date("2024-03-01T00:00:00.500Z"),
       _trace_id: TRACE_ID,
       _schema_version: 2,
-      event_date: "2024-03-01",
+      event_date: new Date("2024-03-01T00:00:00Z"),
     });
-    expect(rows.map((r) => r._event_id)).toEqual(["ev-item-0", "ev-item-1", "ev-item-2", "ev-item-3", "ev-item-4"]);
+    expect(rows.map((r) => r._event_id)).toEqual([
+      "ev-item-0",
+      "ev-item-1",
+      "ev-item-2",
+      "ev-item-3",
+      "ev-item-4",
+    ]);
     expect(rows.filter((r) => r.coupon === "SPRING")).toHaveLength(2);
     expect(rows[4]?._trace_id).toBeNull();
 
@@ -104,13 +112,18 @@ describe("curated writer", () => {
     ]);
   });
 
-  test("dead-letters an event the lake cannot store and writes the rest of its frame", async ({ harness }) => {
+  test("dead-letters an event the lake cannot store and writes the rest of its frame", async ({
+    harness,
+  }) => {
     const writer = await harness.startWriter();
     const good = harness.orders(2);
     const bad = harness.orders(1, { ts: 9_000_000_000_000_000 });
     const seq = await harness.publishOrders([good[0]!, bad[0]!, good[1]!]);
     await waitFor(() => writer.curated.get("orders")!.committedSeq >= seq, { message: "the commit" });
-    expect((await harness.rows()).map((r) => r._event_id)).toEqual([`ev-${good[0]!.item}`, `ev-${good[1]!.item}`]);
+    expect((await harness.rows()).map((r) => r._event_id)).toEqual([
+      `ev-${good[0]!.item}`,
+      `ev-${good[1]!.item}`,
+    ]);
 
     const dlq = await harness.bus.js.consumers.get(harness.stream(StreamName.Dlq));
     const letter = await dlq.next({ expires: 5_000 });

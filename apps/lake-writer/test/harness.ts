@@ -15,6 +15,7 @@ import {
   streamName,
   streamSpecs,
 } from "@inlet/bus";
+import type { Env } from "@inlet/config";
 import { curatedTableDir, readDeltaSnapshot, snapshotScanSql } from "@inlet/lake";
 import {
   type AvroSchema,
@@ -24,9 +25,8 @@ import {
   registerDatasets,
   SchemaRegistry,
 } from "@inlet/schema";
-import { createLogger, initMetrics, type Metrics, trace } from "@inlet/telemetry";
+import { createLogger, initMetrics, type LoggerOptions, type Metrics, trace } from "@inlet/telemetry";
 import { uniqueName } from "@inlet/testing";
-import type { Env } from "@inlet/config";
 import { loadConfig } from "../src/config.js";
 import { createLakeWriter, type LakeWriter } from "../src/service.js";
 
@@ -98,7 +98,10 @@ export const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7
 export const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 const types = { 1: createAvroType(ORDERS_V1), 2: createAvroType(ORDERS_V2) } as const;
-const logger = createLogger({ service: "lake-writer-test", level: process.env.TEST_LOG_LEVEL ?? "silent" });
+const logger = createLogger({
+  service: "lake-writer-test",
+  level: (process.env.TEST_LOG_LEVEL ?? "silent") as LoggerOptions["level"],
+});
 let sharedMetrics: Metrics | undefined;
 
 /** One process-wide Prometheus registry for the tests (it can be set up only once). */
@@ -187,12 +190,16 @@ export class Harness {
   }
 
   /** Publishes one frame of orders to `curated.orders` (schema `version`); resolves to its stream sequence. */
-  async publishOrders(orders: readonly Order[], options: { version?: 1 | 2; traceparent?: string } = {}): Promise<number> {
+  async publishOrders(
+    orders: readonly Order[],
+    options: { version?: 1 | 2; traceparent?: string } = {},
+  ): Promise<number> {
     const version = options.version ?? 2;
     const type = types[version];
     const events = orders.map((o) => ({
       id: `ev-${o.item}`,
-      ingestedAt: o.ts + 500,
+      // Half a second after the event (capped: test events far in the future still get a sane ingest time).
+      ingestedAt: Math.min(o.ts, Date.UTC(2030, 0, 1)) + 500,
       payload: type.toBuffer(version === 1 ? { ts: o.ts, item: o.item, qty: o.qty } : { coupon: null, ...o }),
     }));
     const ack = await publishFrame(this.bus.js, this.subjects.curated("orders"), {
@@ -212,7 +219,9 @@ export class Harness {
     const connection = await instance.connect();
     try {
       await connection.run("SET TimeZone = 'UTC'");
-      const reader = await connection.runAndReadAll(`SELECT * FROM (${snapshotScanSql(snapshot)}) ORDER BY ${orderBy}`);
+      const reader = await connection.runAndReadAll(
+        `SELECT * FROM (${snapshotScanSql(snapshot)}) ORDER BY ${orderBy}`,
+      );
       return reader.getRowObjectsJS() as Record<string, unknown>[];
     } finally {
       connection.closeSync();

@@ -1,0 +1,110 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { DurableName, publishFrame, StreamName } from "@inlet/bus";
+import { createAvroType, formatSchemaId } from "@inlet/schema";
+import { parsePrometheusText, prometheusKey } from "@inlet/telemetry";
+import { uniqueName, waitFor } from "@inlet/testing";
+import { natsTest } from "@inlet/testing/vitest";
+import avsc from "avsc";
+import { describe, expect } from "vitest";
+import { Harness, ORDERS_V2, TRACE_ID, TRACEPARENT, testDatasets } from "./harness.js";
+
+const test = natsTest.extend<{ harness: Harness }>({
+  harness: async ({ nats }, use) => {
+    const harness = await Harness.create(nats.url);
+    try {
+      await use(harness);
+    } finally {
+      await harness.close();
+    }
+  },
+});
+
+const ordersV2 = createAvroType(ORDERS_V2);
+const visitsV1 = createAvroType(testDatasets()[1]!.versions[0]!.schema);
+
+/** Every record of the finished raw zone files of a dataset. */
+async function rawRecords(lakeDir: string, dataset: string): Promise<Record<string, unknown>[]> {
+  const root = join(lakeDir, "raw", dataset);
+  const files = (await readdir(root, { recursive: true })).filter((f) => f.endsWith(".avro")).sort();
+  const records: Record<string, unknown>[] = [];
+  for (const file of files) {
+    await new Promise<void>((resolve, reject) => {
+      avsc
+        .createFileDecoder(join(root, file))
+        .on("data", (record: Record<string, unknown>) => records.push(record))
+        .on("end", resolve)
+        .on("error", reject);
+    });
+  }
+  return records;
+}
+
+describe("raw zone", () => {
+  test("holds every ingest event as received, with its lineage", async ({ harness }) => {
+    const writer = await harness.startWriter({ INLET_RAW_ENABLED: "true" });
+    const sentOrders: string[] = [];
+    const sentVisits: string[] = [];
+    for (let frame = 0; frame < 20; frame++) {
+      const orders = harness.orders(25);
+      const dataset = frame % 2 === 0 ? "orders" : "visits";
+      const type = dataset === "orders" ? ordersV2 : visitsV1;
+      const events = orders.map((o) => ({
+        id: `raw-${o.item}`,
+        ingestedAt: o.ts + 500,
+        payload: type.toBuffer(
+          dataset === "orders" ? { coupon: null, ...o } : { ts: o.ts, page: `/${o.item}` },
+        ),
+      }));
+      (dataset === "orders" ? sentOrders : sentVisits).push(...events.map((e) => e.id));
+      await publishFrame(harness.bus.js, harness.subjects.ingest(dataset), {
+        events,
+        schemaId: formatSchemaId(dataset, dataset === "orders" ? 2 : 1),
+        msgId: uniqueName("ingest"),
+        traceparent: TRACEPARENT,
+      });
+    }
+    await waitFor(
+      async () => (await harness.pending(DurableName.RawWriter, harness.stream(StreamName.Ingest))) === 0,
+      {
+        message: "every ingest frame acked",
+      },
+    );
+    await writer.stop();
+
+    const records = await rawRecords(harness.lakeDir, "orders");
+    expect(records.map((r) => r._event_id).sort()).toEqual([...sentOrders].sort());
+    expect((await rawRecords(harness.lakeDir, "visits")).map((r) => r._event_id).sort()).toEqual(
+      [...sentVisits].sort(),
+    );
+    expect(records[0]).toEqual({
+      _event_id: sentOrders[0],
+      _ingested_at: expect.any(Number),
+      _trace_id: TRACE_ID,
+      _schema: "orders@2",
+      event: expect.objectContaining({ item: "item-0", coupon: null }),
+    });
+    const dirs = await readdir(join(harness.lakeDir, "raw", "orders"));
+    expect(dirs).toEqual(["ingest_date=2024-03-01"]);
+  });
+
+  test("is ready once its consumers run, and shows what it committed in /metrics", async ({ harness }) => {
+    const writer = await harness.startWriter({ INLET_RAW_ENABLED: "true" });
+    const ready = await fetch(`${writer.url}/readyz`);
+    expect(ready.status).toBe(200);
+
+    const seq = await harness.publishOrders(harness.orders(4));
+    await waitFor(() => writer.curated.get("orders")!.committedSeq >= seq, { message: "the commit" });
+    const text = await (await fetch(`${writer.url}/metrics`)).text();
+    const samples = parsePrometheusText(text);
+    const rows = samples.get(
+      prometheusKey("inlet_lake_writer_rows_committed_total", { dataset: "orders", zone: "curated" }),
+    );
+    expect(rows).toBeGreaterThanOrEqual(4);
+    expect(text).toContain("inlet_lake_writer_flush_duration_bucket");
+    expect(text).toMatch(/inlet_lake_writer_freshness\{dataset="orders",zone="curated"\} \d/);
+
+    await writer.stop();
+    await expect(fetch(`${writer.url}/readyz`)).rejects.toThrow();
+  });
+});

@@ -72,7 +72,10 @@ export async function writeProfileSummary(
   profileDir: string,
   summaries: readonly ProfileSummary[],
 ): Promise<string> {
-  const lines = ["# CPU profiles of the services (self time): the stack during e2e and freshness, the lake-writer alone during the writer figure", ""];
+  const lines = [
+    "# CPU profiles of the services (self time): the stack during e2e and freshness, the lake-writer alone during the writer figure",
+    "",
+  ];
   for (const s of summaries) {
     lines.push(`## ${s.service} (${s.totalS} s profiled)`, "", "| package | self % |", "|---|---:|");
     for (const p of s.topPackages) lines.push(`| ${p.name} | ${p.selfPct} |`);

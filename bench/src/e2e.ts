@@ -6,7 +6,7 @@ import type { BenchOptions } from "./options.js";
 import { ProcSampler, type ProcSummary } from "./proc-stats.js";
 import { count, type Phase } from "./progress.js";
 import { QueryClient } from "./query-client.js";
-import { type Backlog, readBacklog } from "./streams-monitor.js";
+import { type Backlog, emptyBacklog, readBacklog } from "./streams-monitor.js";
 
 /** The end-to-end figure and what was seen while measuring it. */
 export interface E2eResult {
@@ -20,20 +20,25 @@ export interface E2eResult {
   load: LoadStats;
   /** Per service (and nats-server): peak RSS and CPU use (cores) in the window. */
   processes: Record<string, ProcSummary>;
-  /** Frames waiting per stream when the window closed. */
+  /** Frames held per stream and queued per consumer when the window closed. */
   backlogAtEnd: Backlog;
-  /** The most frames seen waiting in the pipeline streams. */
-  maxBacklogFrames: number;
+  /** The most frames seen queued (not yet delivered) in front of the stages. */
+  maxQueuedFrames: number;
+  /** Share of the window's samples in which producers held off because the queue was at its bound. */
+  heldOffShare: number;
 }
 
-/** Producers hold off while the pipeline streams hold this many frames (about 300k events). */
-export const MAX_BACKLOG_FRAMES = 300;
+/**
+ * Producers hold off while this many frames (about 200k events) wait undelivered in front of the
+ * stages: enough that every stage always has work, bounded so the backlog drains in seconds.
+ */
+export const MAX_QUEUED_FRAMES = 200;
 const POLL_MS = 500;
 
 /**
  * Pushes pre-generated NDJSON bodies of the three demo datasets at the collector with
- * `concurrency` requests in flight, backing off on 503 and holding off while the pipeline's
- * backlog is at {@link MAX_BACKLOG_FRAMES}; after the warm-up, counts the rows committed to the
+ * `concurrency` requests in flight, backing off on 503 and holding off while the stages' queues
+ * are at {@link MAX_QUEUED_FRAMES}; after the warm-up, counts the rows committed to the
  * lake (through the query API) over at least `e2eWindowS` seconds, commit to commit.
  */
 export async function measureE2e(bench: BenchStack, options: BenchOptions, phase: Phase): Promise<E2eResult> {
@@ -46,12 +51,16 @@ export async function measureE2e(bench: BenchStack, options: BenchOptions, phase
   const stats = emptyStats();
   const abort = new AbortController();
 
-  let backlog: Backlog = { frames: {}, total: 0 };
-  let maxBacklogFrames = 0;
+  let backlog: Backlog = emptyBacklog();
+  let maxQueuedFrames = 0;
+  let samples = 0;
+  let heldOff = 0;
   const monitor = (async () => {
     while (!abort.signal.aborted) {
       backlog = await readBacklog(bench.monitorUrl).catch(() => backlog);
-      maxBacklogFrames = Math.max(maxBacklogFrames, backlog.total);
+      maxQueuedFrames = Math.max(maxQueuedFrames, backlog.queued);
+      samples++;
+      if (backlog.queued >= MAX_QUEUED_FRAMES) heldOff++;
       await sleep(POLL_MS, undefined, { signal: abort.signal }).catch(() => {});
     }
   })();
@@ -63,7 +72,7 @@ export async function measureE2e(bench: BenchStack, options: BenchOptions, phase
     concurrency: options.concurrency,
     stats,
     signal: abort.signal,
-    paused: () => backlog.total >= MAX_BACKLOG_FRAMES,
+    paused: () => backlog.queued >= MAX_QUEUED_FRAMES,
   });
 
   try {
@@ -89,6 +98,8 @@ export async function measureE2e(bench: BenchStack, options: BenchOptions, phase
         if (start === undefined) {
           start = { t, rows };
           sampler.mark();
+          samples = 0;
+          heldOff = 0;
         } else {
           last = { t, rows };
           commits++;
@@ -98,7 +109,7 @@ export async function measureE2e(bench: BenchStack, options: BenchOptions, phase
       phase.update(
         `${start === undefined ? "warm-up" : `window ${windowS.toFixed(0)}/${options.e2eWindowS}s`} · ` +
           `${count(rows)} rows · ${count(recent)} rows/s (10 s) · accepted ${count(stats.accepted)} · ` +
-          `503s ${count(stats.busy)} · backlog ${backlog.total} frames`,
+          `503s ${count(stats.busy)} · queued ${backlog.queued} frames`,
       );
       if (start !== undefined && last !== undefined && (last.t - start.t) / 1000 >= options.e2eWindowS) break;
       if (elapsedS > deadlineS) {
@@ -122,7 +133,8 @@ export async function measureE2e(bench: BenchStack, options: BenchOptions, phase
       load: { ...stats },
       processes,
       backlogAtEnd: backlog,
-      maxBacklogFrames,
+      maxQueuedFrames,
+      heldOffShare: samples === 0 ? 0 : Math.round((heldOff / samples) * 100) / 100,
     };
   } finally {
     abort.abort();
@@ -150,9 +162,9 @@ export async function waitForDrain(
     await sleep(POLL_MS);
     const backlog = await readBacklog(bench.monitorUrl);
     const now = await query.rows(BENCH_DATASETS);
-    if (now !== rows || backlog.total > 0) stableSince = performance.now();
+    if (now !== rows || backlog.held > 0) stableSince = performance.now();
     rows = now;
-    phase.update(`draining: backlog ${backlog.total} frames · ${count(rows)} rows`);
+    phase.update(`draining: ${backlog.held} frames in the streams · ${count(rows)} rows`);
     if (performance.now() - stableSince > flushMs + 1_000) return { rows, drained: true };
     if (performance.now() > deadline) return { rows, drained: false };
   }

@@ -91,7 +91,7 @@ export async function measureFreshness(
       for (let k = 0; k < pending.length; k += MAX_IDS_PER_QUERY) {
         const batch = pending.slice(k, k + MAX_IDS_PER_QUERY);
         const found = await query.rowsOf<{ _event_id: string }>(
-          `SELECT _event_id FROM clicks WHERE _ingested_at >= epoch_ms(${sinceMs}) ` +
+          `SELECT _event_id FROM clicks WHERE _ingested_at >= make_timestamptz(${sinceMs * 1000}) ` +
             `AND _event_id IN (${batch.map((x) => sqlString(x.id)).join(", ")})`,
         );
         const ids = new Set(found.map((r) => r._event_id));

@@ -231,7 +231,9 @@ export class CuratedWriter implements WriterGauges {
       await this.#deadLetterFrame(msg, "INCOMPATIBLE_SCHEMA", reason);
       return;
     }
-    for (const r of rejected) await this.#deadLetterEvent(r, frame.traceparent);
+    if (rejected.length > 0) {
+      await Promise.all(rejected.map((r) => this.#deadLetterEvent(r, frame.traceparent)));
+    }
     this.#o.metrics.frameIn(this.dataset, this.zone, frame.events.length);
     this.#current.add(seq, msg, { rows, span, newest }, rows.length, msg.data.length, Date.now());
     if (this.#gateOpen && this.#current.full()) {

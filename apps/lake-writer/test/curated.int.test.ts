@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DlqKind, DurableName, Header, StreamName } from "@inlet/bus";
 import { curatedTableDir, deltaCommitFileName, deltaLogDir } from "@inlet/lake";
@@ -156,5 +156,27 @@ describe("curated writer", () => {
     expect(letter?.headers?.get(Header.DlqKind)).toBe(DlqKind.Frame);
     expect(letter?.headers?.get(Header.SourceSeq)).toBe(String(bad.seq));
     expect([...(letter?.data ?? [])]).toEqual([1, 2, 3]);
+  });
+
+  test("retries a failed flush with the same batch and acks nothing until it commits", async ({
+    harness,
+  }) => {
+    const writer = await harness.startWriter();
+    // A file where the partition directory must go: every Parquet write fails until it is removed.
+    const tableDir = curatedTableDir(harness.lakeDir, "orders");
+    const blocker = join(tableDir, "event_date=2024-03-01");
+    await mkdir(tableDir, { recursive: true });
+    await writeFile(blocker, "");
+    const seq = await harness.publishOrders(harness.orders(3));
+
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(writer.curated.get("orders")?.committedSeq).toBe(0);
+    expect(await harness.pending(durable)).toBe(1);
+
+    await rm(blocker);
+    await waitFor(() => writer.curated.get("orders")!.committedSeq >= seq, { message: "the retried commit" });
+    await waitFor(async () => (await harness.pending(durable)) === 0, { message: "the frame acked" });
+    const rows = await harness.rows();
+    expect(rows.map((r) => r._event_id)).toHaveLength(3);
   });
 });

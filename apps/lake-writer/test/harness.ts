@@ -112,8 +112,7 @@ export function testMetrics(): Metrics {
 
 /** A lake directory, streams under a unique prefix, a schema bucket: one test's world. */
 export class Harness {
-  readonly prefix = uniqueName("lw");
-  readonly subjects: Subjects = createSubjects(this.prefix);
+  readonly subjects: Subjects;
   readonly writers: LakeWriter[] = [];
   #eventCounter = 0;
 
@@ -123,14 +122,22 @@ export class Harness {
     readonly registry: SchemaRegistry,
     readonly bucket: string,
     readonly lakeDir: string,
-  ) {}
+    readonly prefix: string,
+  ) {
+    this.subjects = createSubjects(prefix);
+  }
 
-  /** Connects, creates the streams and registers the test datasets. */
-  static async create(url: string): Promise<Harness> {
+  /**
+   * Connects, creates the streams and registers the test datasets. By default under a unique
+   * stream prefix and schema bucket; a test with a server of its own may use the production names.
+   */
+  static async create(url: string, names: { prefix?: string; bucket?: string } = {}): Promise<Harness> {
     const bus = await connectBus({ servers: url, name: "lake-writer-test" });
     const lakeDir = await mkdtemp(join(tmpdir(), "inlet-lake-"));
-    const bucket = uniqueName("schemas");
-    const harness = new Harness(url, bus, await SchemaRegistry.create(bus.nc, { bucket }), bucket, lakeDir);
+    const bucket = names.bucket ?? uniqueName("schemas");
+    const prefix = names.prefix ?? uniqueName("lw");
+    const registry = await SchemaRegistry.create(bus.nc, { bucket });
+    const harness = new Harness(url, bus, registry, bucket, lakeDir, prefix);
     await ensureStreams(bus.jsm, streamSpecs({ prefix: harness.prefix }));
     await registerDatasets(harness.registry, testDatasets());
     return harness;

@@ -7,7 +7,10 @@ import type { Logger } from "@inlet/telemetry";
  * The query service serves the lake without it: when the settings cannot be read, it logs why
  * and returns none.
  */
-export async function readEventTimeFields(configDir: string, logger: Logger): Promise<Record<string, string>> {
+export async function readEventTimeFields(
+  configDir: string,
+  logger: Logger,
+): Promise<Record<string, string>> {
   try {
     const datasets = await loadDatasets(configDir);
     return Object.fromEntries(datasets.map((d) => [d.name, d.settings.eventTimeField]));

@@ -19,7 +19,10 @@ await runService({
   name: "query",
   logger,
   start: async () => {
-    const telemetry = initTelemetry({ serviceName: "inlet-query", otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+    const telemetry = initTelemetry({
+      serviceName: "inlet-query",
+      otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    });
     const metrics = initMetrics("inlet-query");
     const service = createQueryService({
       config,

@@ -50,7 +50,7 @@ export function formatFromAccept(accept: string | undefined): SqlFormat | undefi
 
 /**
  * Validates a query request: a JSON body `{ sql, format?, version? }`, or (Content-Type
- * `application/sql` or `text/plain`) the SQL text itself. `format` in the body wins over `Accept`;
+ * `application/sql` or `text/plain`, body not opening with `{`) the SQL text itself. `format` in the body wins over `Accept`;
  * the default is JSON. Throws a 400 naming what is wrong.
  */
 export function parseQueryRequest(
@@ -60,16 +60,17 @@ export function parseQueryRequest(
 ): QueryRequest {
   const media = contentType?.split(";")[0]?.trim().toLowerCase();
   const fromAccept = formatFromAccept(accept) ?? SqlFormat.Json;
-  if (media === "application/sql" || media === "text/plain") {
-    const sql = body.toString("utf8");
-    if (sql.trim() === "" || sql.length > MAX_SQL_LENGTH) {
+  const text = body.toString("utf8");
+  // fetch() labels a string body text/plain, so a body that opens with "{" is JSON whatever the label.
+  if ((media === "application/sql" || media === "text/plain") && !text.trimStart().startsWith("{")) {
+    if (text.trim() === "" || text.length > MAX_SQL_LENGTH) {
       throw invalid(`the body must hold one SELECT of 1 to ${MAX_SQL_LENGTH} characters`);
     }
-    return { sql, format: fromAccept };
+    return { sql: text, format: fromAccept };
   }
   let json: unknown;
   try {
-    json = JSON.parse(body.toString("utf8"));
+    json = JSON.parse(text);
   } catch (error) {
     throw invalid(`request body is not valid JSON: ${(error as Error).message}`, error);
   }
@@ -79,7 +80,9 @@ export function parseQueryRequest(
       const path = issue.path.length > 0 ? issue.path.join(".") : "body";
       return `${path}: ${issue.message}`;
     });
-    throw invalid(`expected { "sql": "SELECT …", "format"?: "json"|"ndjson"|"csv", "version"?: { "<dataset>": <n> } }; ${problems.join("; ")}`);
+    throw invalid(
+      `expected { "sql": "SELECT …", "format"?: "json"|"ndjson"|"csv", "version"?: { "<dataset>": <n> } }; ${problems.join("; ")}`,
+    );
   }
   const request: QueryRequest = { sql: parsed.data.sql, format: parsed.data.format ?? fromAccept };
   if (parsed.data.version !== undefined) request.versions = parsed.data.version;

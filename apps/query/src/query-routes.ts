@@ -24,6 +24,7 @@ const STATUS: Readonly<Record<SqlEngineErrorCode, number>> = {
   TIMEOUT: 504,
   BUSY: 503,
   CLOSED: 503,
+  NO_LAKE: 503,
   // The client is gone; nobody reads this status.
   CANCELLED: 499,
 };
@@ -34,7 +35,8 @@ const TRUNCATED_TRAILER = "Inlet-Truncated";
 
 /** The engine's error as the HTTP error answered to the client. */
 export function httpErrorOf(error: SqlEngineError): HttpError {
-  const headers: Record<string, string> = error.code === SqlEngineErrorCode.Busy ? { "retry-after": "1" } : {};
+  const headers: Record<string, string> =
+    error.code === SqlEngineErrorCode.Busy ? { "retry-after": "1" } : {};
   return new HttpError(STATUS[error.code], error.code, error.message, { cause: error, headers });
 }
 
@@ -54,7 +56,10 @@ export function queryRoutes(deps: QueryRoutesDeps): Route[] {
     for await (const piece of result.text()) {
       if (!res.write(piece)) await once(res, "drain", { signal });
     }
-    res.addTrailers({ [ROW_COUNT_TRAILER]: String(result.rowCount), [TRUNCATED_TRAILER]: String(result.truncated) });
+    res.addTrailers({
+      [ROW_COUNT_TRAILER]: String(result.rowCount),
+      [TRUNCATED_TRAILER]: String(result.truncated),
+    });
     res.end();
   };
 
@@ -75,7 +80,10 @@ export function queryRoutes(deps: QueryRoutesDeps): Route[] {
         await withSpan(
           tracer,
           "query",
-          { kind: SpanKind.SERVER, attributes: { "db.system.name": "duckdb", "inlet.query.format": request.format } },
+          {
+            kind: SpanKind.SERVER,
+            attributes: { "db.system.name": "duckdb", "inlet.query.format": request.format },
+          },
           async (span) => {
             let result: SqlResult | undefined;
             try {
@@ -92,10 +100,14 @@ export function queryRoutes(deps: QueryRoutesDeps): Route[] {
                 "query answered",
               );
             } catch (error) {
+              if (gone.signal.aborted) {
+                // The client left: nobody is there to answer.
+                metrics?.query(SqlEngineErrorCode.Cancelled, request.format);
+                return;
+              }
               if (!(error instanceof SqlEngineError)) throw error;
               metrics?.query(error.code, request.format);
               logger.info({ code: error.code, reason: error.message }, "query refused");
-              if (error.code === SqlEngineErrorCode.Cancelled) return;
               throw httpErrorOf(error);
             } finally {
               result?.close();

@@ -1,3 +1,4 @@
+import { mkdir } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SqlEngine } from "@inlet/lake";
 import { createServiceHttp, type ServiceHttp } from "@inlet/runtime";
@@ -43,6 +44,9 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
     },
 
     async start() {
+      // A fresh deployment may start before the lake-writer made the lake; an existing (even
+      // read-only) directory is left as it is.
+      await mkdir(config.INLET_LAKE_DIR, { recursive: true });
       engine = await SqlEngine.create({
         lakeDir: config.INLET_LAKE_DIR,
         maxRows: config.INLET_QUERY_MAX_ROWS,

@@ -1,10 +1,29 @@
 import { readdir } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
+import { join } from "node:path";
+import type { SqlDataset, SqlDatasetDetail } from "@inlet/lake";
 import { createLogger } from "@inlet/telemetry";
+import { findRepoRoot } from "@inlet/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { createQueryService, type QueryService } from "../src/service.js";
 import { click, createTestLake, T0, type TestLake } from "./lake-fixture.js";
+
+interface QueryBody {
+  columns: { name: string; type: string }[];
+  rows: Record<string, unknown>[];
+  rowCount: number;
+  truncated: boolean;
+  elapsedMs: number;
+}
+
+interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+async function json<T>(response: Response): Promise<T> {
+  return (await response.json()) as T;
+}
 
 const SLOW = "SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range + b.range = 7";
 
@@ -21,7 +40,7 @@ describe("query service", () => {
         INLET_QUERY_HOST: "127.0.0.1",
         INLET_QUERY_MAX_ROWS: "50",
         INLET_QUERY_TIMEOUT_MS: "500",
-        INLET_CONFIG_DIR: "/nonexistent",
+        INLET_CONFIG_DIR: join(findRepoRoot() ?? ".", "config"),
       }),
       logger: createLogger({ service: "query", level: "silent" }),
     });
@@ -43,7 +62,7 @@ describe("query service", () => {
     const response = await query({ sql: "SELECT user_id, views, ts, event_date FROM clicks ORDER BY views" });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("application/json; charset=utf-8");
-    const body = await response.json();
+    const body = await json<QueryBody>(response);
     expect(body.columns).toEqual([
       { name: "user_id", type: "VARCHAR" },
       { name: "views", type: "BIGINT" },
@@ -68,14 +87,17 @@ describe("query service", () => {
   });
 
   it("answers CSV when the Accept header asks for it", async () => {
-    const response = await query({ sql: "SELECT views, note FROM clicks ORDER BY views" }, { accept: "text/csv" });
+    const response = await query(
+      { sql: "SELECT views, note FROM clicks ORDER BY views" },
+      { accept: "text/csv" },
+    );
     expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8; header=present");
     expect(await response.text()).toBe('views,note\n1,\n2,"say ""hi"", ok"\n3,\n');
   });
 
   it("takes the SQL as a text/plain body", async () => {
     const response = await query("SELECT max(views) AS top FROM clicks", { "content-type": "text/plain" });
-    expect((await response.json()).rows).toEqual([{ top: 3 }]);
+    expect((await json<QueryBody>(response)).rows).toEqual([{ top: 3 }]);
   });
 
   it("sends the row count and truncation as trailers after a streamed result", async () => {
@@ -107,7 +129,7 @@ describe("query service", () => {
   ])("refuses %s with 400", async (sql, got) => {
     const response = await query({ sql: sql.replaceAll("{lake}", lake.dir) });
     expect(response.status).toBe(400);
-    expect(await response.json()).toEqual({
+    expect(await json<ErrorBody>(response)).toEqual({
       error: { code: "NOT_SELECT", message: `only a single SELECT statement is allowed (got ${got})` },
     });
     expect(await readdir(lake.dir)).toEqual(["curated"]);
@@ -119,13 +141,13 @@ describe("query service", () => {
   ])("refuses to read outside the lake with 403: %s", async (sql) => {
     const response = await query({ sql });
     expect(response.status).toBe(403);
-    const body = await response.json();
+    const body = await json<ErrorBody>(response);
     expect(body.error.code).toBe("DENIED");
     expect(body.error.message).toContain('Cannot access file "/etc/passwd"');
   });
 
   it("cuts a result at INLET_QUERY_MAX_ROWS and says so", async () => {
-    const body = await (await query({ sql: "SELECT range AS n FROM range(1000)" })).json();
+    const body = await json<QueryBody>(await query({ sql: "SELECT range AS n FROM range(1000)" }));
     expect(body.rows).toHaveLength(50);
     expect(body).toMatchObject({ rowCount: 50, truncated: true });
   });
@@ -134,17 +156,20 @@ describe("query service", () => {
     const started = Date.now();
     const response = await query({ sql: SLOW });
     expect(response.status).toBe(504);
-    expect(await response.json()).toEqual({
-      error: { code: "TIMEOUT", message: "the statement ran longer than the time limit (500 ms) and was stopped" },
+    expect(await json<ErrorBody>(response)).toEqual({
+      error: {
+        code: "TIMEOUT",
+        message: "the statement ran longer than the time limit (500 ms) and was stopped",
+      },
     });
     expect(Date.now() - started).toBeLessThan(5000);
-    expect((await (await query({ sql: "SELECT 1 AS one" })).json()).rows).toEqual([{ one: 1 }]);
+    expect((await json<QueryBody>(await query({ sql: "SELECT 1 AS one" }))).rows).toEqual([{ one: 1 }]);
   });
 
   it("answers a bad statement with 400 and DuckDB's reason", async () => {
     const response = await query({ sql: "SELECT nope FROM clicks" });
     expect(response.status).toBe(400);
-    const body = await response.json();
+    const body = await json<ErrorBody>(response);
     expect(body.error.code).toBe("QUERY_FAILED");
     expect(body.error.message).toContain('Referenced column "nope" not found');
   });
@@ -152,7 +177,7 @@ describe("query service", () => {
   it("answers a malformed request with 400 saying what is expected", async () => {
     const response = await query({ query: "SELECT 1" });
     expect(response.status).toBe(400);
-    const body = await response.json();
+    const body = await json<ErrorBody>(response);
     expect(body.error.code).toBe("INVALID_REQUEST");
     expect(body.error.message).toContain('expected { "sql": "SELECT …"');
     expect((await query({ sql: "SELECT 1", format: "xml" })).status).toBe(400);
@@ -161,35 +186,39 @@ describe("query service", () => {
 
   it("sees a new commit on the next statement, and reads an older version when pinned", async () => {
     const count = async (body: object = {}) =>
-      (await (await query({ sql: "SELECT count(*) AS n FROM clicks", ...body })).json()).rows[0].n;
+      Number(
+        (await json<QueryBody>(await query({ sql: "SELECT count(*) AS n FROM clicks", ...body }))).rows[0]?.n,
+      );
     const before = await count();
     await lake.append([click(10), click(11)]);
     expect(await count()).toBe(before + 2);
     expect(await count({ version: { clicks: 0 } })).toBe(3);
     const missing = await query({ sql: "SELECT 1", version: { clicks: 99 } });
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error.code).toBe("UNKNOWN_VERSION");
+    expect((await json<ErrorBody>(missing)).error.code).toBe("UNKNOWN_VERSION");
   });
 
   it("lists datasets with rows counted from the log and freshness", async () => {
     const response = await fetch(`${service.url}/v1/datasets`);
     expect(response.status).toBe(200);
-    const datasets = await response.json();
-    const total = (await (await query({ sql: "SELECT count(*) AS n FROM clicks" })).json()).rows[0].n;
-    expect(datasets).toHaveLength(1);
-    expect(datasets[0]).toMatchObject({ name: "clicks", rows: total });
-    expect(datasets[0].version).toBeGreaterThanOrEqual(0);
-    expect(datasets[0].files).toBeGreaterThanOrEqual(1);
-    expect(datasets[0].bytes).toBeGreaterThan(0);
-    expect(Date.parse(datasets[0].newestIngestedAt)).toBeGreaterThan(T0);
-    expect(datasets[0].freshnessMs).toBeGreaterThan(0);
+    const [dataset, ...others] = await json<SqlDataset[]>(response);
+    const total = (await json<QueryBody>(await query({ sql: "SELECT count(*) AS n FROM clicks" }))).rows[0]
+      ?.n;
+    expect(others).toEqual([]);
+    expect(dataset).toMatchObject({ name: "clicks", rows: total });
+    expect(dataset?.version).toBeGreaterThanOrEqual(0);
+    expect(dataset?.files).toBeGreaterThanOrEqual(1);
+    expect(dataset?.bytes).toBeGreaterThan(0);
+    expect(Date.parse(dataset?.newestIngestedAt ?? "")).toBeGreaterThan(T0);
+    expect(Date.parse(dataset?.newestEventAt ?? "")).toBeGreaterThan(T0);
+    expect(dataset?.freshnessMs).toBeGreaterThan(0);
   });
 
   it("describes one dataset with its columns, and answers 404 for an unknown one", async () => {
     const response = await fetch(`${service.url}/v1/datasets/clicks`);
-    const dataset = await response.json();
+    const dataset = await json<SqlDatasetDetail>(response);
     expect(dataset.name).toBe("clicks");
-    expect(dataset.columns.map((c: { name: string }) => c.name)).toEqual([
+    expect(dataset.columns.map((c) => c.name)).toEqual([
       "ts",
       "user_id",
       "views",
@@ -203,11 +232,60 @@ describe("query service", () => {
     expect(dataset.partitionColumns).toEqual(["event_date"]);
     const missing = await fetch(`${service.url}/v1/datasets/nope`);
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error.code).toBe("UNKNOWN_DATASET");
+    expect((await json<ErrorBody>(missing)).error.code).toBe("UNKNOWN_DATASET");
   });
 
   it("serves health and readiness", async () => {
     expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
+  });
+});
+
+describe("query service with one statement at a time", () => {
+  let lake: TestLake;
+  let service: QueryService;
+
+  beforeAll(async () => {
+    lake = await createTestLake([click(1)]);
+    service = createQueryService({
+      config: loadConfig({
+        INLET_LAKE_DIR: lake.dir,
+        INLET_QUERY_PORT: "0",
+        INLET_QUERY_HOST: "127.0.0.1",
+        INLET_QUERY_MAX_CONCURRENT: "1",
+        INLET_QUERY_TIMEOUT_MS: "20s",
+      }),
+      logger: createLogger({ service: "query", level: "silent" }),
+    });
+    await service.start();
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await lake?.remove();
+  });
+
+  const post = (sql: string, signal?: AbortSignal) =>
+    fetch(`${service.url}/v1/query`, { method: "POST", body: JSON.stringify({ sql }), signal });
+
+  it("answers 503 with Retry-After while the slot is taken, and frees it when the client goes away", async () => {
+    const client = new AbortController();
+    const slow = post(SLOW, client.signal).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const busy = await post("SELECT 1");
+    expect(busy.status).toBe(503);
+    expect(busy.headers.get("retry-after")).toBe("1");
+    expect((await json<ErrorBody>(busy)).error.code).toBe("BUSY");
+
+    client.abort();
+    expect(await slow).toBeInstanceOf(Error);
+    // Without the interrupt the slow statement would hold the only slot for 20 s.
+    const started = Date.now();
+    let status = 0;
+    while (Date.now() - started < 5000) {
+      status = (await post("SELECT 1")).status;
+      if (status === 200) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(status).toBe(200);
   });
 });

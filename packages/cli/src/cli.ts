@@ -53,7 +53,10 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<void> {
     return;
   }
   if (!(COMMANDS as readonly string[]).includes(command)) {
-    throw new CliError(CliErrorCode.Usage, `unknown command "${command}"; expected one of ${COMMANDS.join(", ")}`);
+    throw new CliError(
+      CliErrorCode.Usage,
+      `unknown command "${command}"; expected one of ${COMMANDS.join(", ")}`,
+    );
   }
   const { values, positionals } = parse(rest);
   if (values.help) {
@@ -64,8 +67,9 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<void> {
     values.format,
     command === "datasets" ? [OutputFormat.Table, OutputFormat.Json] : undefined,
   );
-  const lakeDir = values.lake ?? io.env.INLET_LAKE_DIR ?? "lake";
-  const url = values.url ?? io.env.INLET_QUERY_URL ?? DEFAULT_QUERY_URL;
+  // An empty variable counts as unset, as in the services' configuration.
+  const lakeDir = values.lake ?? (io.env.INLET_LAKE_DIR || "lake");
+  const url = values.url ?? (io.env.INLET_QUERY_URL || DEFAULT_QUERY_URL);
   switch (command) {
     case "sql":
       await runSql(
@@ -81,7 +85,10 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<void> {
       );
       return;
     case "query":
-      await runQuery({ url, sql: await sqlText(positionals, io), format, versions: parseVersions(values.version) }, io);
+      await runQuery(
+        { url, sql: await sqlText(positionals, io), format, versions: parseVersions(values.version) },
+        io,
+      );
       return;
     default:
       if (positionals.length > 0) throw new CliError(CliErrorCode.Usage, "datasets takes no arguments");
@@ -112,7 +119,8 @@ function parse(args: string[]) {
 /** The SQL: the arguments joined by spaces, or stdin when there are none (or just `-`). */
 async function sqlText(positionals: readonly string[], io: CliIo): Promise<string> {
   const fromStdin = positionals.length === 0 || (positionals.length === 1 && positionals[0] === "-");
-  if (fromStdin && io.stdin.isTTY) throw new CliError(CliErrorCode.Usage, 'give a statement: inlet sql "SELECT …"');
+  if (fromStdin && io.stdin.isTTY)
+    throw new CliError(CliErrorCode.Usage, 'give a statement: inlet sql "SELECT …"');
   const sql = fromStdin ? await readAll(io.stdin) : positionals.join(" ");
   if (sql.trim() === "") throw new CliError(CliErrorCode.Usage, 'give a statement: inlet sql "SELECT …"');
   return sql;

@@ -11,8 +11,11 @@ export async function request(url: string, init: RequestInit = {}): Promise<Resp
   try {
     response = await fetch(url, init);
   } catch (error) {
-    const reason = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-    throw new CliError(CliErrorCode.Failed, `cannot reach ${url}: ${reason}; ${CONNECT_HINT}`, { cause: error });
+    const reason =
+      error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+    throw new CliError(CliErrorCode.Failed, `cannot reach ${url}: ${reason}; ${CONNECT_HINT}`, {
+      cause: error,
+    });
   }
   if (response.ok) return response;
   const text = await response.text();

@@ -32,7 +32,10 @@ export function parseVersions(values: readonly string[] | undefined): Record<str
   for (const value of values) {
     const match = /^([a-z][a-z0-9_]*)=(\d+)$/.exec(value);
     if (match === null) {
-      throw new CliError(CliErrorCode.Usage, `--version expects <dataset>=<version>, e.g. clicks=3, got "${value}"`);
+      throw new CliError(
+        CliErrorCode.Usage,
+        `--version expects <dataset>=<version>, e.g. clicks=3, got "${value}"`,
+      );
     }
     versions[match[1] as string] = Number(match[2]);
   }

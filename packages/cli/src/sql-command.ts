@@ -1,4 +1,4 @@
-import { SqlEngine, SqlEngineError, type SqlFormat } from "@inlet/lake";
+import { SqlEngine, SqlEngineError, SqlEngineErrorCode, type SqlFormat } from "@inlet/lake";
 import { CliError, CliErrorCode } from "./cli-error.js";
 import { type CliIo, write } from "./cli-io.js";
 import { OutputFormat } from "./output-format.js";
@@ -26,7 +26,10 @@ export async function runSql(options: SqlCommandOptions, io: CliIo): Promise<voi
       const result = await engine.rows(options.sql, queryOptions);
       await write(io.stdout, renderTable(result.columns, result.rows));
       if (result.truncated) {
-        await write(io.stderr, `(only the first ${options.maxRows} rows are shown; raise --max-rows for more)\n`);
+        await write(
+          io.stderr,
+          `(only the first ${options.maxRows} rows are shown; raise --max-rows for more)\n`,
+        );
       }
       return;
     }
@@ -34,10 +37,14 @@ export async function runSql(options: SqlCommandOptions, io: CliIo): Promise<voi
     for await (const piece of result.text()) await write(io.stdout, piece);
     if (options.format === OutputFormat.Json) await write(io.stdout, "\n");
     if (result.truncated) {
-      await write(io.stderr, `(only the first ${options.maxRows} rows are shown; raise --max-rows for more)\n`);
+      await write(
+        io.stderr,
+        `(only the first ${options.maxRows} rows are shown; raise --max-rows for more)\n`,
+      );
     }
   } catch (error) {
-    if (error instanceof SqlEngineError) throw new CliError(CliErrorCode.Failed, error.message, { cause: error });
+    if (error instanceof SqlEngineError)
+      throw new CliError(CliErrorCode.Failed, error.message, { cause: error });
     throw error;
   } finally {
     await engine.close();
@@ -51,10 +58,14 @@ export async function openEngine(options: {
   timeoutMs?: number;
 }): Promise<SqlEngine> {
   try {
-    return await SqlEngine.create({ lakeDir: options.lakeDir, maxRows: options.maxRows, timeoutMs: options.timeoutMs });
+    return await SqlEngine.create({
+      lakeDir: options.lakeDir,
+      maxRows: options.maxRows,
+      timeoutMs: options.timeoutMs,
+    });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new CliError(CliErrorCode.Failed, `lake directory "${options.lakeDir}" does not exist (set --lake)`, {
+    if (error instanceof SqlEngineError && error.code === SqlEngineErrorCode.NoLake) {
+      throw new CliError(CliErrorCode.Failed, `${error.message} (set --lake or INLET_LAKE_DIR)`, {
         cause: error,
       });
     }

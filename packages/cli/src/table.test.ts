@@ -27,14 +27,18 @@ describe("renderTable", () => {
 
   it("escapes line breaks and cuts long values so rows stay on one line", () => {
     const long = "x".repeat(MAX_CELL_WIDTH + 10);
-    const lines = renderTable([{ name: "v", type: "VARCHAR" }], [["a\nb"], [long]]).trimEnd().split("\n");
+    const lines = renderTable([{ name: "v", type: "VARCHAR" }], [["a\nb"], [long]])
+      .trimEnd()
+      .split("\n");
     expect(lines[4]).toContain("a\\nb");
     expect(lines[5]).toContain(`${"x".repeat(MAX_CELL_WIDTH - 1)}…`);
     expect(lines).toHaveLength(7);
   });
 
   it("draws only the header for an empty result", () => {
-    const lines = renderTable([{ name: "n", type: "INTEGER" }], []).trimEnd().split("\n");
+    const lines = renderTable([{ name: "n", type: "INTEGER" }], [])
+      .trimEnd()
+      .split("\n");
     expect(lines).toEqual(["┌─────────┐", "│    n    │", "│ integer │", "├─────────┤", "└─────────┘"]);
   });
 });

@@ -7,12 +7,13 @@ export interface TableColumn {
 /** Widest a cell prints, in characters; longer values end in `…`. */
 export const MAX_CELL_WIDTH = 48;
 
-const NUMERIC = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL)/i;
+const NUMERIC =
+  /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL)/i;
 
 /** What a cell shows: NULL for null, control characters escaped, cut at {@link MAX_CELL_WIDTH}. */
 function cellText(value: string | null): string {
   if (value === null) return "NULL";
-  const flat = value.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === "\n" ? "\\n" : c === "\t" ? "\\t" : " "));
+  const flat = value.replace(/\p{Cc}/gu, (c) => (c === "\n" ? "\\n" : c === "\t" ? "\\t" : " "));
   const chars = [...flat];
   return chars.length > MAX_CELL_WIDTH ? `${chars.slice(0, MAX_CELL_WIDTH - 1).join("")}…` : flat;
 }
@@ -31,7 +32,10 @@ function center(text: string, size: number): string {
  * Renders rows as a box-drawn table the way DuckDB's CLI does: names and lowercase types centered
  * in the header, numbers right-aligned, everything else left-aligned, NULL spelled out.
  */
-export function renderTable(columns: readonly TableColumn[], rows: readonly (readonly (string | null)[])[]): string {
+export function renderTable(
+  columns: readonly TableColumn[],
+  rows: readonly (readonly (string | null)[])[],
+): string {
   const names = columns.map((c) => cellText(c.name));
   const types = columns.map((c) => cellText(c.type.toLowerCase()));
   const numeric = columns.map((c) => NUMERIC.test(c.type));

@@ -50,7 +50,12 @@ const kept: Record<Dataset, (e: Event) => boolean> = {
   transactions: (e) => e.is_test !== true,
   sensor_readings: (e) => Number(e.temperature_c) >= -60 && Number(e.temperature_c) <= 100,
 };
-const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
+// Half away from zero, on the decimal the producer wrote (1.005 → 1.01, -43.05 → -43.1).
+const round = (n: number, digits: number) => {
+  const scaled = Number((Math.abs(n) * 10 ** digits).toPrecision(15));
+  const rounded = Math.round(scaled) / 10 ** digits;
+  return n < 0 && rounded !== 0 ? -rounded : rounded;
+};
 
 async function query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
   const res = await fetch(`${stack.queryUrl}/v1/query`, {

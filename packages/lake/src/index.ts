@@ -65,3 +65,13 @@ export type { RawEvent, RawZoneWriterOptions } from "./raw-zone.js";
 export { RawZoneWriter, rawRecordSchema } from "./raw-zone.js";
 export { snapshotScanSql } from "./snapshot-scan.js";
 export { quoteIdent, quoteString } from "./sql.js";
+export type {
+  SqlColumn,
+  SqlDataset,
+  SqlDatasetDetail,
+  SqlEngineOptions,
+  SqlQueryOptions,
+  SqlResult,
+  SqlRows,
+} from "./sql-engine.js";
+export { SqlEngine, SqlEngineError, SqlEngineErrorCode, SqlFormat } from "./sql-engine.js";

@@ -5,7 +5,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { AvroSchema } from "./avro-columns.js";
 import { type CuratedRow, CuratedTable } from "./curated-table.js";
 import { ParquetWriter } from "./parquet-writer.js";
-import { SqlEngine, SqlEngineError, SqlEngineErrorCode, type SqlFormat, type SqlResult } from "./sql-engine.js";
+import {
+  SqlEngine,
+  SqlEngineError,
+  SqlEngineErrorCode,
+  type SqlFormat,
+  type SqlResult,
+} from "./sql-engine.js";
 
 const clicks = {
   type: "record",
@@ -104,7 +110,11 @@ describe("SqlEngine", () => {
 
   it("keeps BIGINT and HUGEINT exact in JSON", async () => {
     const sql = await open();
-    const body = await text(await sql.query("SELECT 9007199254740993::BIGINT AS b, 170141183460469231731687303715884105727::HUGEINT AS h"));
+    const body = await text(
+      await sql.query(
+        "SELECT 9007199254740993::BIGINT AS b, 170141183460469231731687303715884105727::HUGEINT AS h",
+      ),
+    );
     expect(body).toContain('"rows":[{"b":9007199254740993,"h":170141183460469231731687303715884105727}]');
   });
 
@@ -125,7 +135,11 @@ describe("SqlEngine", () => {
     const pieces: string[] = [];
     for await (const piece of result.text()) pieces.push(piece);
     expect(pieces.length).toBeGreaterThan(1);
-    const numbers = pieces.join("").trimEnd().split("\n").map((line) => JSON.parse(line).n);
+    const numbers = pieces
+      .join("")
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line).n);
     expect(numbers).toHaveLength(10000);
     expect(numbers[0]).toBe(9999);
     expect(numbers.every((n, i) => n === 9999 - i)).toBe(true);
@@ -228,7 +242,9 @@ describe("SqlEngine", () => {
   it("interrupts a statement that runs past the time limit", async () => {
     const sql = await open({ timeoutMs: 300 });
     const started = Date.now();
-    const error = await failure(sql.query("SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range + b.range = 7"));
+    const error = await failure(
+      sql.query("SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range + b.range = 7"),
+    );
     expect(error.code).toBe(SqlEngineErrorCode.Timeout);
     expect(error.message).toContain("300 ms");
     expect(Date.now() - started).toBeLessThan(5000);
@@ -241,16 +257,22 @@ describe("SqlEngine", () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
     const error = await failure(
-      sql.query("SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range + b.range = 7", "json", {
-        signal: controller.signal,
-      }),
+      sql.query(
+        "SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range + b.range = 7",
+        "json",
+        {
+          signal: controller.signal,
+        },
+      ),
     );
     expect(error.code).toBe(SqlEngineErrorCode.Cancelled);
   });
 
   it("refuses a statement beyond maxConcurrent as busy", async () => {
     const sql = await open({ maxConcurrent: 1, timeoutMs: 2000 });
-    const slow = sql.query("SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range + b.range = 7");
+    const slow = sql.query(
+      "SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range + b.range = 7",
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect((await failure(sql.query("SELECT 1"))).code).toBe(SqlEngineErrorCode.Busy);
     expect((await failure(slow)).code).toBe(SqlEngineErrorCode.Timeout);
@@ -339,6 +361,24 @@ describe("SqlEngine", () => {
     ]);
     expect(detail?.partitionColumns).toEqual(["event_date"]);
     expect(await sql.dataset("nope")).toBeUndefined();
+  });
+
+  it("keeps reading the last good snapshot when a new commit cannot be read, and says why", async () => {
+    const sql = await open();
+    await writeFile(
+      join(lakeDir, "curated", "clicks", "_delta_log", "00000000000000000001.json"),
+      "{not json\n",
+    );
+    expect((await sql.rows("SELECT count(*) FROM clicks")).rows).toEqual([["3"]]);
+    const [dataset] = await sql.datasets();
+    expect(dataset?.version).toBe(0);
+    expect(dataset?.error).toMatch(/00000000000000000001|commit 1/);
+  });
+
+  it("refuses to open a lake directory that does not exist", async () => {
+    const error = await failure(SqlEngine.create({ lakeDir: join(lakeDir, "nope") }));
+    expect(error.code).toBe(SqlEngineErrorCode.NoLake);
+    expect(error.message).toBe(`the lake directory ${join(lakeDir, "nope")} does not exist`);
   });
 
   it("refuses statements once closed", async () => {

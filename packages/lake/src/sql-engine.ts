@@ -47,6 +47,8 @@ export const SqlEngineErrorCode = {
   UnknownVersion: "UNKNOWN_VERSION",
   /** The engine is closed. */
   Closed: "CLOSED",
+  /** The lake directory does not exist. */
+  NoLake: "NO_LAKE",
 } as const;
 
 /** A {@link SqlEngineErrorCode} value. */
@@ -123,6 +125,8 @@ export interface SqlDataset {
   newestIngestedAt?: string;
   /** Milliseconds from `newestIngestedAt` to now: how stale the dataset is. */
   freshnessMs?: number;
+  /** Why reading the newest commits failed; the view still reads `version`. */
+  error?: string;
 }
 
 /** A dataset with its columns. */
@@ -178,6 +182,8 @@ export class SqlEngine {
   private readonly eventTimeFields: Readonly<Record<string, string>>;
   private readonly tables = new Map<string, Table>();
   private readonly running = new Set<DuckDBConnection>();
+  /** Statements admitted, counted before their connection opens so a burst cannot overshoot. */
+  private admitted = 0;
   private refreshing: Promise<void> | undefined;
   private closed = false;
 
@@ -196,7 +202,13 @@ export class SqlEngine {
 
   /** Opens an in-memory DuckDB, sandboxes it to `lakeDir` and creates a view per curated dataset. */
   static async create(options: SqlEngineOptions): Promise<SqlEngine> {
-    const lakeDir = await realpath(resolve(options.lakeDir));
+    let lakeDir: string;
+    try {
+      lakeDir = await realpath(resolve(options.lakeDir));
+    } catch (error) {
+      const message = `the lake directory ${options.lakeDir} does not exist`;
+      throw new SqlEngineError(SqlEngineErrorCode.NoLake, message, { cause: error });
+    }
     const config: Record<string, string> = {};
     if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
     if (options.threads !== undefined) config.threads = String(options.threads);
@@ -229,7 +241,11 @@ export class SqlEngine {
    * arrive here, before any output); the result then hands out its text and must be read to the end
    * or closed. Throws {@link SqlEngineError}.
    */
-  async query(sql: string, format: SqlFormat = SqlFormat.Json, options: SqlQueryOptions = {}): Promise<SqlResult> {
+  async query(
+    sql: string,
+    format: SqlFormat = SqlFormat.Json,
+    options: SqlQueryOptions = {},
+  ): Promise<SqlResult> {
     const started = performance.now();
     const statement = await this.open(sql, options);
     try {
@@ -272,7 +288,7 @@ export class SqlEngine {
     const out: SqlDataset[] = [];
     for (const name of names) {
       const table = this.tables.get(name);
-      if (table !== undefined) out.push(await this.describe(name, table.snapshot));
+      if (table !== undefined) out.push(await this.describe(name, table));
     }
     return out;
   }
@@ -282,7 +298,7 @@ export class SqlEngine {
     await this.refresh();
     const table = this.tables.get(name);
     if (table === undefined) return undefined;
-    const summary = await this.describe(name, table.snapshot);
+    const summary = await this.describe(name, table);
     const connection = await this.instance.connect();
     try {
       const prepared = await connection.prepare(`SELECT * FROM ${quoteIdent(name)} LIMIT 0`);
@@ -332,7 +348,10 @@ export class SqlEngine {
         if (!(await exists(next))) continue;
       }
       try {
-        const snapshot = await readDeltaSnapshot(tableDir, { since: known?.snapshot, connection: this.admin });
+        const snapshot = await readDeltaSnapshot(tableDir, {
+          since: known?.snapshot,
+          connection: this.admin,
+        });
         if (snapshot === undefined) continue;
         await this.admin.run(
           `CREATE OR REPLACE VIEW ${quoteIdent(entry.name)} AS ${snapshotScanSql(snapshot)}`,
@@ -350,7 +369,7 @@ export class SqlEngine {
     }
   }
 
-  private async describe(name: string, snapshot: DeltaSnapshot): Promise<SqlDataset> {
+  private async describe(name: string, { snapshot, error }: Table): Promise<SqlDataset> {
     let rows = 0;
     let bytes = 0;
     let counted = true;
@@ -363,7 +382,9 @@ export class SqlEngine {
       if (records === undefined) counted = false;
       else rows += records;
       newestIngested = later(newestIngested, file.stats?.maxValues?.[LineageColumn.IngestedAt]);
-      if (eventTimeField !== undefined) newestEvent = later(newestEvent, file.stats?.maxValues?.[eventTimeField]);
+      if (eventTimeField !== undefined) {
+        newestEvent = later(newestEvent, file.stats?.maxValues?.[eventTimeField]);
+      }
     }
     if (!counted) rows = await this.count(name);
     const out: SqlDataset = { name, version: snapshot.version, files: snapshot.files.length, rows, bytes };
@@ -372,6 +393,7 @@ export class SqlEngine {
       out.newestIngestedAt = new Date(newestIngested).toISOString();
       out.freshnessMs = Math.max(0, Date.now() - newestIngested);
     }
+    if (error !== undefined) out.error = error;
     return out;
   }
 
@@ -393,24 +415,35 @@ export class SqlEngine {
   /** Checks out a connection, pins versions, and gates the statement. */
   private async open(sql: string, options: SqlQueryOptions): Promise<Statement> {
     if (this.closed) throw new SqlEngineError(SqlEngineErrorCode.Closed, "the query engine is closed");
-    if (this.running.size >= this.maxConcurrent) {
+    if (this.admitted >= this.maxConcurrent) {
       throw new SqlEngineError(
         SqlEngineErrorCode.Busy,
         `${this.maxConcurrent} statements are running already; retry in a moment`,
       );
     }
-    const connection = await this.instance.connect();
+    this.admitted++;
+    let connection: DuckDBConnection;
+    try {
+      connection = await this.instance.connect();
+    } catch (error) {
+      this.admitted--;
+      throw error;
+    }
     this.running.add(connection);
-    const statement = new Statement(connection, this.timeoutMs, options.signal, () =>
-      this.running.delete(connection),
-    );
+    const statement = new Statement(connection, this.timeoutMs, options.signal, () => {
+      this.running.delete(connection);
+      this.admitted--;
+    });
     try {
       await this.refresh();
       for (const [name, version] of Object.entries(options.versions ?? {})) {
         await this.pin(connection, name, version);
       }
       statement.body = await gate(connection, sql);
-      const prepared = await prepareSelect(connection, `SELECT * FROM (\n${statement.body}\n) AS ${ROW_ALIAS}`);
+      const prepared = await prepareSelect(
+        connection,
+        `SELECT * FROM (\n${statement.body}\n) AS ${ROW_ALIAS}`,
+      );
       for (let i = 0; i < prepared.columnCount; i++) {
         statement.columns.push({ name: prepared.columnName(i), type: prepared.columnType(i).toString() });
       }
@@ -426,9 +459,10 @@ export class SqlEngine {
     if (!this.tables.has(name)) {
       throw new SqlEngineError(SqlEngineErrorCode.UnknownDataset, `the lake has no dataset "${name}"`);
     }
-    const snapshot = Number.isSafeInteger(version) && version >= 0
-      ? await readDeltaSnapshot(curatedTableDir(this.lakeDir, name), { version, connection })
-      : undefined;
+    const snapshot =
+      Number.isSafeInteger(version) && version >= 0
+        ? await readDeltaSnapshot(curatedTableDir(this.lakeDir, name), { version, connection })
+        : undefined;
     if (snapshot === undefined) {
       throw new SqlEngineError(
         SqlEngineErrorCode.UnknownVersion,
@@ -477,7 +511,9 @@ class Statement {
       );
     }
     if (this.cancelled) {
-      return new SqlEngineError(SqlEngineErrorCode.Cancelled, "the statement was cancelled", { cause: error });
+      return new SqlEngineError(SqlEngineErrorCode.Cancelled, "the statement was cancelled", {
+        cause: error,
+      });
     }
     if (error instanceof SqlEngineError) return error;
     const message = (error instanceof Error ? error.message : String(error)).replace(
@@ -642,16 +678,25 @@ function statementTypeName(type: StatementType): string {
 async function prepareSelect(connection: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
   const extracted = await connection.extractStatements(sql);
   if (extracted.count !== 1) {
-    throw new SqlEngineError(SqlEngineErrorCode.NotSelect, `${NOT_SELECT_PREFIX} (got ${extracted.count} statements)`);
+    throw new SqlEngineError(
+      SqlEngineErrorCode.NotSelect,
+      `${NOT_SELECT_PREFIX} (got ${extracted.count} statements)`,
+    );
   }
   if (!(await parsesAsSelect(connection, sql))) {
-    throw new SqlEngineError(SqlEngineErrorCode.NotSelect, `${NOT_SELECT_PREFIX} (got ${describeRefused(sql)})`);
+    throw new SqlEngineError(
+      SqlEngineErrorCode.NotSelect,
+      `${NOT_SELECT_PREFIX} (got ${describeRefused(sql)})`,
+    );
   }
   const prepared = await extracted.prepare(0);
   const type = prepared.statementType;
   if (type !== StatementType.SELECT) {
     prepared.destroySync();
-    throw new SqlEngineError(SqlEngineErrorCode.NotSelect, `${NOT_SELECT_PREFIX} (got ${statementTypeName(type)})`);
+    throw new SqlEngineError(
+      SqlEngineErrorCode.NotSelect,
+      `${NOT_SELECT_PREFIX} (got ${statementTypeName(type)})`,
+    );
   }
   return prepared;
 }
@@ -659,7 +704,9 @@ async function prepareSelect(connection: DuckDBConnection, sql: string): Promise
 /** True when DuckDB's parser alone (no binding) reads `sql` as SELECT statements only. */
 async function parsesAsSelect(connection: DuckDBConnection, sql: string): Promise<boolean> {
   // json_serialize_sql parses and serializes SELECT statements; anything else is an error.
-  const reader = await connection.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR)::JSON->>'error'", [sql]);
+  const reader = await connection.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR)::JSON->>'error'", [
+    sql,
+  ]);
   return reader.getRows()[0]?.[0] === "false";
 }
 
@@ -668,7 +715,9 @@ function describeRefused(sql: string): string {
   const start = sql.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/|\()+/, "");
   const keyword = /^[A-Za-z_]+/.exec(start)?.[0].toUpperCase();
   if (keyword === undefined) return "another kind of statement";
-  return ["SELECT", "FROM", "WITH", "VALUES"].includes(keyword) ? "a query DuckDB cannot run as a plain SELECT" : keyword;
+  return ["SELECT", "FROM", "WITH", "VALUES"].includes(keyword)
+    ? "a query DuckDB cannot run as a plain SELECT"
+    : keyword;
 }
 
 /** Gates the user's text (see {@link prepareSelect}); returns it without trailing semicolons. */

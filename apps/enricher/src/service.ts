@@ -106,7 +106,7 @@ export function createEnricher(deps: EnricherDeps): Enricher {
   let consumer: RunningConsumer | undefined;
 
   const ensureLakeWriter = (dataset: string): Promise<void> => {
-    let ready = readers.get(dataset);
+    const ready = readers.get(dataset);
     if (ready === undefined) {
       const created = ensureConsumerExists(bus.jsm, curated, {
         durable: DurableName.lakeWriter(dataset),

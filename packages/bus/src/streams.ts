@@ -177,19 +177,24 @@ export async function ensureConsumer(
   } as const;
   const existing = await jsm.consumers.info(stream, spec.durable).catch(notFoundAsUndefined);
   if (existing === undefined) {
-    await jsm.consumers.add(stream, { ...config, filter_subjects: [...config.filter_subjects] });
+    const { filter_subjects, ...rest } = config;
+    await jsm.consumers.add(stream, { ...rest, ...filterFields(filter_subjects) });
     return "created";
   }
   const current = existing.config as unknown as Record<string, unknown>;
   assertFixed(`consumer ${stream}/${spec.durable}`, FIXED_CONSUMER_FIELDS, config, current);
   const comparable = { ...current, filter_subjects: filtersOf(current) };
   if (!differs(config, comparable)) return "unchanged";
-  const { durable_name, ack_policy: _a, deliver_policy: _d, ...update } = config;
-  await jsm.consumers.update(stream, durable_name, {
-    ...update,
-    filter_subjects: [...update.filter_subjects],
-  });
+  const { durable_name, ack_policy: _a, deliver_policy: _d, filter_subjects, ...update } = config;
+  await jsm.consumers.update(stream, durable_name, { ...update, ...filterFields(filter_subjects) });
   return "updated";
+}
+
+// One filter goes as `filter_subject`: nats-server 2.10 serves a consumer created with a one-element
+// `filter_subjects` list about 10x slower (measured: a 256-message fetch took 90-240 ms vs 11 ms).
+function filterFields(filters: readonly string[]): { filter_subject?: string; filter_subjects?: string[] } {
+  if (filters.length === 1) return { filter_subject: filters[0]! };
+  return filters.length === 0 ? {} : { filter_subjects: [...filters] };
 }
 
 // The server reports one filter as `filter_subject` and several as `filter_subjects`.

@@ -93,7 +93,10 @@ async function send(dataset: Dataset, events: Event[], via: "http-ndjson" | "htt
       const { _event_id, ...fields } = event;
       sent[dataset].accepted.set(id, fields);
     } else {
-      rejectionsSeen.set(id, (result.errors ?? []).map((e) => e.field));
+      rejectionsSeen.set(
+        id,
+        (result.errors ?? []).map((e) => e.field),
+      );
     }
   }
   return answer;
@@ -104,7 +107,8 @@ async function sendMany(dataset: Dataset, count: number, invalid: number, prefix
   const generator = createGenerator(dataset, { seed });
   const rng = createRng(seed + 1);
   const events: Event[] = [];
-  for (let i = 0; i < count; i++) events.push({ ...(generator.next() as Event), _event_id: `${prefix}-${i}` });
+  for (let i = 0; i < count; i++)
+    events.push({ ...(generator.next() as Event), _event_id: `${prefix}-${i}` });
   for (let i = 0; i < invalid; i++) {
     const bad = invalidEvent(dataset, rng);
     const id = `${prefix}-bad-${i}`;

@@ -1,6 +1,9 @@
 // End to end: a real nats-server and the five services as separate processes, demo events over
 // HTTP and NATS (valid and invalid), and every claim checked through the query API.
+import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGenerator, createRng, invalidEvent } from "@inlet/demo";
@@ -40,6 +43,38 @@ const rejectionsSeen = new Map<string, string[]>();
 
 let stack: Stack;
 let nc: NatsConnection;
+let otlp: Server;
+/** Spans the services exported over OTLP/HTTP (JSON): service name, trace id, span name. */
+const spans: { service: string; traceId: string; name: string }[] = [];
+
+interface OtlpBody {
+  resourceSpans?: {
+    resource?: { attributes?: { key: string; value: { stringValue?: string } }[] };
+    scopeSpans?: { spans?: { traceId: string; name: string }[] }[];
+  }[];
+}
+
+/** A stand-in OpenTelemetry collector: takes OTLP/HTTP JSON exports and keeps the spans. */
+async function startOtlpReceiver(): Promise<string> {
+  otlp = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as OtlpBody;
+      for (const rs of body.resourceSpans ?? []) {
+        const service =
+          rs.resource?.attributes?.find((a) => a.key === "service.name")?.value.stringValue ?? "?";
+        for (const ss of rs.scopeSpans ?? []) {
+          for (const span of ss.spans ?? []) spans.push({ service, traceId: span.traceId, name: span.name });
+        }
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  otlp.listen(0, "127.0.0.1");
+  await once(otlp, "listening");
+  return `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`;
+}
 let workDir: string;
 let merchants: Record<string, { name: string; category: string; country: string }>;
 let devices: Record<string, { site: string; model: string }>;
@@ -153,7 +188,11 @@ beforeAll(async () => {
       lakeWriter: await port(),
       query: await port(),
     },
-    env: { INLET_WRITER_FLUSH_MS: "1000", INLET_LOG_LEVEL: "warn" },
+    env: {
+      INLET_WRITER_FLUSH_MS: "1000",
+      INLET_LOG_LEVEL: "warn",
+      OTEL_EXPORTER_OTLP_ENDPOINT: await startOtlpReceiver(),
+    },
   });
   nc = await connect({ servers: stack.natsUrl });
   merchants = JSON.parse(await readFile(join(rootDir, "config/reference/merchants.json"), "utf8"));
@@ -163,6 +202,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await nc?.close();
   await stack?.stop();
+  otlp?.close();
   if (workDir) await rm(workDir, { recursive: true, force: true });
 }, 60_000);
 
@@ -277,4 +317,33 @@ describe("the pipeline, end to end", () => {
     );
     expect(counts).toEqual({ n: expected, ids: expected });
   }, 300_000);
+
+  it("traces a request from the producer through every hop into the row that holds it", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const [event] = createGenerator("transactions", { seed: 7 }).batch(1) as Event[];
+    const res = await fetch(`${stack.collectorUrl}/v1/events/transactions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      body: JSON.stringify({ ...event, is_test: false, _event_id: "traced-1" }),
+    });
+    expect(res.status).toBe(200);
+
+    await waitFor(
+      async () => (await query(`SELECT 1 FROM transactions WHERE _event_id = 'traced-1'`)).length === 1,
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    const [row] = await query<{ _trace_id: string }>(
+      "SELECT _trace_id FROM transactions WHERE _event_id = 'traced-1'",
+    );
+    expect(row?._trace_id).toBe(traceId);
+
+    // Each service exports its spans in batches (every few seconds): wait for all four hops.
+    const hops = ["inlet-collector", "inlet-processor", "inlet-enricher", "inlet-lake-writer"];
+    await waitFor(
+      () => hops.every((service) => spans.some((s) => s.traceId === traceId && s.service === service)),
+      { timeoutMs: 30_000, message: "not every hop exported a span of the trace" },
+    );
+  }, 120_000);
 });

@@ -58,6 +58,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Extra environment per service. */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** When set, each process's output is appended to `<logDir>/<name>.log`. */
+  logDir?: string;
   /** nats-server binary (default `$INLET_NATS_SERVER` or `<rootDir>/.tools/nats/nats-server`). */
   natsServer?: string;
 }
@@ -92,6 +94,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     options.natsServer ?? process.env.INLET_NATS_SERVER ?? join(rootDir, ".tools", "nats", "nats-server");
   await mkdir(natsStoreDir, { recursive: true });
   await mkdir(lakeDir, { recursive: true });
+  if (options.logDir !== undefined) await mkdir(options.logDir, { recursive: true });
 
   const natsUrl = `nats://127.0.0.1:${ports.nats}`;
   const servicePort: Record<ServiceName, number> = {

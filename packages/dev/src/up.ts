@@ -38,6 +38,7 @@ let stack: Stack;
 try {
   stack = await startStack({
     rootDir,
+    logDir: join(rootDir, ".inlet", "logs"),
     env: { INLET_WRITER_FLUSH_MS: String(values["flush-ms"] ?? "5000") },
   });
 } catch (err) {
@@ -55,6 +56,7 @@ say(`
   health        /healthz /readyz /metrics on ${SERVICE_ORDER.map((s) => `${s} ${stack.url(s).split(":").pop()}`).join(", ")}
   NATS monitor  http://127.0.0.1:${p.natsMonitor}
   lake          ${join(rootDir, "lake")}
+  logs          ${join(rootDir, ".inlet", "logs")}/<service>.log
   Ctrl-C stops everything in order.
 `);
 

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ExitStatus, trackChild } from "./children.js";
 import { LogTail } from "./log-tail.js";
@@ -16,6 +17,8 @@ export interface ProcessOptions {
   readyTimeoutMs?: number;
   /** How long `stop()` waits after SIGTERM before SIGKILL, in ms (default 10 s). */
   stopTimeoutMs?: number;
+  /** Also append everything it prints to this file (the run command keeps service logs in .inlet/logs). */
+  logFile?: string;
 }
 
 /** A child process started by {@link startProcess} (in its own process group, so signals reach its children). */
@@ -56,9 +59,15 @@ export async function startProcess(name: string, options: ProcessOptions): Promi
     detached: true,
   });
   const log = new LogTail();
-  child.stdout?.on("data", (chunk: Buffer) => log.write(chunk));
-  child.stderr?.on("data", (chunk: Buffer) => log.write(chunk));
+  const file = options.logFile === undefined ? undefined : createWriteStream(options.logFile, { flags: "a" });
+  const onData = (chunk: Buffer) => {
+    log.write(chunk);
+    file?.write(chunk);
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
   const exited = trackChild(child, true);
+  if (file) void exited.finally(() => file.end());
   await new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);
     child.once("error", (err) =>

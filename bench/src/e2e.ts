@@ -28,17 +28,12 @@ export interface E2eResult {
   heldOffShare: number;
 }
 
-/**
- * Producers hold off while this many frames (about 200k events) wait undelivered in front of the
- * stages: enough that every stage always has work, bounded so the backlog drains in seconds.
- */
-export const MAX_QUEUED_FRAMES = 200;
 const POLL_MS = 500;
 
 /**
  * Pushes pre-generated NDJSON bodies of the three demo datasets at the collector with
  * `concurrency` requests in flight, backing off on 503 and holding off while the stages' queues
- * are at {@link MAX_QUEUED_FRAMES}; after the warm-up, counts the rows committed to the
+ * are at `maxQueuedFrames` (so every stage always has work, yet the backlog drains in seconds); after the warm-up, counts the rows committed to the
  * lake (through the query API) over at least `e2eWindowS` seconds, commit to commit.
  */
 export async function measureE2e(bench: BenchStack, options: BenchOptions, phase: Phase): Promise<E2eResult> {
@@ -47,7 +42,8 @@ export async function measureE2e(bench: BenchStack, options: BenchOptions, phase
   const bodies = makeBodies(60, options.batchEvents, 7);
   const query = new QueryClient(stack.queryUrl);
   const client = await CollectorClient.create(options.transport, stack.collectorUrl, stack.natsUrl);
-  const sampler = new ProcSampler(bench.pids());
+  // The bench process too: the producers and pollers share the machine with the pipeline.
+  const sampler = new ProcSampler({ ...bench.pids(), "bench (producers)": process.pid });
   const stats = emptyStats();
   const abort = new AbortController();
 
@@ -60,7 +56,7 @@ export async function measureE2e(bench: BenchStack, options: BenchOptions, phase
       backlog = await readBacklog(bench.monitorUrl).catch(() => backlog);
       maxQueuedFrames = Math.max(maxQueuedFrames, backlog.queued);
       samples++;
-      if (backlog.queued >= MAX_QUEUED_FRAMES) heldOff++;
+      if (backlog.queued >= options.maxQueuedFrames) heldOff++;
       await sleep(POLL_MS, undefined, { signal: abort.signal }).catch(() => {});
     }
   })();
@@ -72,7 +68,7 @@ export async function measureE2e(bench: BenchStack, options: BenchOptions, phase
     concurrency: options.concurrency,
     stats,
     signal: abort.signal,
-    paused: () => backlog.queued >= MAX_QUEUED_FRAMES,
+    paused: () => backlog.queued >= options.maxQueuedFrames,
   });
 
   try {

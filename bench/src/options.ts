@@ -53,6 +53,8 @@ export interface BenchOptions {
   concurrency: number;
   /** Events per producer request. */
   batchEvents: number;
+  /** Producers hold off while this many frames wait undelivered in front of the stages. */
+  maxQueuedFrames: number;
   transport: Transport;
   /** Rows of the query figure's table. */
   queryRows: number;
@@ -77,6 +79,8 @@ bench/results/latest.json and bench/results/latest.md.
   --transport T      http (default) or nats: how producers reach the collector
   --concurrency N    producer requests in flight during e2e (default 8)
   --flush-ms MS      the lake-writer's flush interval (default 5000)
+  --max-queued N     producers hold off while N frames wait undelivered in front of the
+                     stages (default 500, about 500k events)
   --window S         the e2e window in seconds (default 60, quick 20)
   --out DIR          where to write latest.json and latest.md (default bench/results)
   -h, --help         this text
@@ -93,6 +97,7 @@ export function parseOptions(argv: readonly string[], rootDir: string): BenchOpt
       transport: { type: "string", default: Transport.Http },
       concurrency: { type: "string" },
       "flush-ms": { type: "string" },
+      "max-queued": { type: "string" },
       window: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -124,6 +129,7 @@ export function parseOptions(argv: readonly string[], rootDir: string): BenchOpt
     freshnessS: quick ? 15 : 40,
     concurrency: positive("--concurrency", values.concurrency, 8),
     batchEvents: 1_000,
+    maxQueuedFrames: positive("--max-queued", values["max-queued"], 500),
     transport,
     queryRows: quick ? 2_000_000 : 10_000_000,
   };

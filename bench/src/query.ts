@@ -103,9 +103,9 @@ export async function measureQuery(rootDir: string, rows: number, phase: Phase):
       readyUrl: `http://127.0.0.1:${port}/readyz`,
       readyTimeoutMs: 60_000,
     });
+    const api = new QueryClient(`http://127.0.0.1:${port}`);
     try {
       await service.waitReady();
-      const api = new QueryClient(`http://127.0.0.1:${port}`);
       const groupBy = (from: string) =>
         `SELECT country, device, count(*) AS n, avg(duration_ms) AS avg_duration_ms FROM ${from} ` +
         "GROUP BY country, device ORDER BY country, device";
@@ -123,8 +123,9 @@ export async function measureQuery(rootDir: string, rows: number, phase: Phase):
       };
       const timeApi = async () => {
         const answer = await api.query(viaApi);
-        if (answer.status !== 200)
-          throw new Error(`the group-by answered ${answer.status}: ${answer.text.slice(0, 300)}`);
+        if (answer.status !== 200) {
+          throw new Error(`the group-by answered ${answer.status}: ${answer.body.toString().slice(0, 300)}`);
+        }
         return answer.ms;
       };
       phase.update("group-by: warm-up");
@@ -141,9 +142,10 @@ export async function measureQuery(rootDir: string, rows: number, phase: Phase):
       const jsonSql = `SELECT * FROM ${QUERY_TABLE} LIMIT ${JSON_ROWS}`;
       phase.update("100k-row JSON: warm-up");
       const first = await api.query(jsonSql, "json");
+      const firstText = first.body.toString("utf8");
       if (first.status !== 200)
-        throw new Error(`the JSON query answered ${first.status}: ${first.text.slice(0, 300)}`);
-      const jsonRows = (JSON.parse(first.text) as { rows: unknown[] }).rows.length;
+        throw new Error(`the JSON query answered ${first.status}: ${firstText.slice(0, 300)}`);
+      const jsonRows = (JSON.parse(firstText) as { rows: unknown[] }).rows.length;
       const jsonRunsMs: number[] = [];
       for (let r = 0; r < 3; r++) {
         phase.update(`100k-row JSON: run ${r + 1}/3`);
@@ -160,11 +162,12 @@ export async function measureQuery(rootDir: string, rows: number, phase: Phase):
         apiRunsMs: apiRunsMs.map(round1),
         duckdbRunsMs: duckdbRunsMs.map(round1),
         jsonRows,
-        jsonBytes: Buffer.byteLength(first.text),
+        jsonBytes: first.body.byteLength,
         jsonMs: round1(jsonMs),
         jsonRowsPerS: Math.round(jsonRows / (jsonMs / 1000)),
       };
     } finally {
+      api.close();
       await service.stop();
     }
   } finally {

@@ -3,6 +3,7 @@
 // writes bench/results/latest.{json,md} (see bench/README.md for how to read them).
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { SERVICE_ORDER } from "@inlet/dev";
 import { findRepoRoot } from "@inlet/testing";
 import { type BenchStack, startBenchStack } from "./bench-stack.js";
 import { measureBusCeiling } from "./bus-ceiling.js";

@@ -22,6 +22,8 @@ export interface BenchStackOptions {
   writerMaxRows: number;
   /** When set, each service writes a CPU profile into `<profileDir>/<service>/` as it exits. */
   profileDir?: string;
+  /** Extra environment for every service. */
+  env?: Record<string, string>;
 }
 
 /** Starts nats-server and the five services with the bench's settings, never on the default ports. */
@@ -55,6 +57,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
         INLET_LOG_LEVEL: "warn",
         INLET_WRITER_FLUSH_MS: String(options.flushMs),
         INLET_WRITER_MAX_ROWS: String(options.writerMaxRows),
+        ...options.env,
       },
       serviceEnv,
     });

@@ -55,6 +55,8 @@ export interface BenchOptions {
   batchEvents: number;
   /** Producers hold off while this many frames wait undelivered in front of the stages. */
   maxQueuedFrames: number;
+  /** Extra environment for every service of the stack and the lake-writer alone (`--env KEY=VALUE`). */
+  serviceEnv: Record<string, string>;
   transport: Transport;
   /** Rows of the query figure's table. */
   queryRows: number;
@@ -80,7 +82,9 @@ bench/results/latest.json and bench/results/latest.md.
   --concurrency N    producer requests in flight during e2e (default 8)
   --flush-ms MS      the lake-writer's flush interval (default 5000)
   --max-queued N     producers hold off while N frames wait undelivered in front of the
-                     stages (default 500, about 500k events)
+                     stages (default 200, about 200k events)
+  --env KEY=VALUE    extra environment for the services (repeatable), to try a setting:
+                     --env INLET_WRITER_MAX_ACK_PENDING=200 --env INLET_RAW_ENABLED=false
   --window S         the e2e window in seconds (default 60, quick 20)
   --out DIR          where to write latest.json and latest.md (default bench/results)
   -h, --help         this text
@@ -98,6 +102,7 @@ export function parseOptions(argv: readonly string[], rootDir: string): BenchOpt
       concurrency: { type: "string" },
       "flush-ms": { type: "string" },
       "max-queued": { type: "string" },
+      env: { type: "string", multiple: true },
       window: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -129,7 +134,8 @@ export function parseOptions(argv: readonly string[], rootDir: string): BenchOpt
     freshnessS: quick ? 15 : 40,
     concurrency: positive("--concurrency", values.concurrency, 8),
     batchEvents: 1_000,
-    maxQueuedFrames: positive("--max-queued", values["max-queued"], 500),
+    maxQueuedFrames: positive("--max-queued", values["max-queued"], 200),
+    serviceEnv: parseEnvPairs(values.env ?? []),
     transport,
     queryRows: quick ? 2_000_000 : 10_000_000,
   };
@@ -146,6 +152,16 @@ function parseFigures(only: string | undefined): ReadonlySet<Figure> {
     throw new UsageError(`--only takes a list of ${ALL_FIGURES.join(", ")}; unknown: ${unknown.join(", ")}`);
   }
   return new Set(names as Figure[]);
+}
+
+function parseEnvPairs(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf("=");
+    if (at <= 0) throw new UsageError(`--env takes KEY=VALUE, got ${JSON.stringify(pair)}`);
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
 }
 
 function positive(flag: string, raw: string | undefined, fallback: number): number {

@@ -116,6 +116,7 @@ async function main(): Promise<number> {
         {
           flushMs: o.flushMs,
           maxRows: o.writerMaxRows,
+          env: o.serviceEnv,
           ...(o.profile ? { profileDir: join(o.profileDir, "writer-alone", "lake-writer") } : {}),
         },
         phase,
@@ -135,6 +136,7 @@ async function main(): Promise<number> {
         rootDir,
         flushMs: o.flushMs,
         writerMaxRows: o.writerMaxRows,
+        env: o.serviceEnv,
         ...(o.profile ? { profileDir: o.profileDir } : {}),
       });
       return `nats-server + 5 services up (collector ${bench.stack.collectorUrl}, query ${bench.stack.queryUrl})`;

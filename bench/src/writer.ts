@@ -57,7 +57,7 @@ const POLL_MS = 100;
 export async function measureWriter(
   rootDir: string,
   events: number,
-  options: { flushMs: number; maxRows: number; profileDir?: string },
+  options: { flushMs: number; maxRows: number; profileDir?: string; env?: Record<string, string> },
   phase: Phase,
 ): Promise<WriterResult> {
   const configDir = join(rootDir, "config");
@@ -144,6 +144,7 @@ export async function measureWriter(
         ...(options.profileDir === undefined
           ? {}
           : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.profileDir}` }),
+        ...options.env,
       },
       readyUrl: `http://127.0.0.1:${port}/readyz`,
       readyTimeoutMs: 60_000,

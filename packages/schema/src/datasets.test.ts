@@ -129,4 +129,11 @@ describe("loadDatasets errors", () => {
     await dataset("My-Orders", { "dataset.json": settings, "1.avsc": schema("orders") });
     expect((await failure()).message).toMatch(/"My-Orders" is not a dataset name/);
   });
+
+  it("skips hidden folders, as a Kubernetes ConfigMap mount has", async () => {
+    await dataset("orders", { "dataset.json": settings, "1.avsc": schema("orders") });
+    await dataset("..2026_11_24", { "junk.txt": "not a dataset" });
+    const defs = await loadDatasets(dir);
+    expect(defs.map((d) => d.name)).toEqual(["orders"]);
+  });
 });

@@ -41,7 +41,8 @@ export async function loadDatasets(configDir: string): Promise<DatasetDefinition
   } catch (err) {
     throw invalid(`${root}: cannot read the datasets directory`, err);
   }
-  const names = entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  // Hidden folders are not datasets (a Kubernetes ConfigMap mount holds `..data` and the like).
+  const names = entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name);
   names.sort();
   const definitions: DatasetDefinition[] = [];
   for (const name of names) definitions.push(await loadDataset(join(root, name), name));

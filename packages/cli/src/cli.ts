@@ -1,10 +1,14 @@
 import { parseArgs } from "node:util";
+import { runCheckpoint } from "./checkpoint-command.js";
 import { CliError, CliErrorCode } from "./cli-error.js";
 import { type CliIo, readAll, write } from "./cli-io.js";
+import { runCompact } from "./compact-command.js";
 import { runDatasets } from "./datasets-command.js";
+import { runHistory } from "./history-command.js";
 import { OutputFormat, parseOutputFormat, parsePositiveInt, parseVersions } from "./output-format.js";
 import { runQuery } from "./query-command.js";
 import { runSql } from "./sql-command.js";
+import { runVacuum } from "./vacuum-command.js";
 
 /** The query service the CLI talks to when neither `--url` nor `INLET_QUERY_URL` says otherwise. */
 export const DEFAULT_QUERY_URL = "http://127.0.0.1:8082";
@@ -28,10 +32,23 @@ commands:
       --lake <dir>       or read a lake directory directly
       --format <f>       table (default) or json
 
+table maintenance, on a lake directory (no service needed; each also takes --lake and
+--format table|json):
+  history <table>      the table's commits, newest first
+      --limit <n>        only the newest n
+  compact <table>      rewrite each partition's small files into large ones, in one commit
+      --target-mb <n>    largest file to write, MiB (default 128)
+      --min-files <n>    fewest small files worth compacting in a partition (default 2)
+  vacuum <table>       delete files the table no longer references, past the retention
+      --retention-hours <n>  keep anything younger (default 168, at least 1)
+      --dry-run          list what would be deleted, delete nothing
+  checkpoint <table>   write a Parquet checkpoint of the latest version
+
 The SQL may also come on stdin ("-" or nothing after the command).
 `;
 
-const COMMANDS = ["sql", "query", "datasets"] as const;
+const COMMANDS = ["sql", "query", "datasets", "history", "compact", "vacuum", "checkpoint"] as const;
+const MAINTENANCE: readonly string[] = ["history", "compact", "vacuum", "checkpoint"];
 
 /** Runs the `inlet` command line; returns the exit status (0 ok, 1 failed, 2 usage). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -65,11 +82,50 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<void> {
   }
   const format = parseOutputFormat(
     values.format,
-    command === "datasets" ? [OutputFormat.Table, OutputFormat.Json] : undefined,
+    command === "datasets" || MAINTENANCE.includes(command)
+      ? [OutputFormat.Table, OutputFormat.Json]
+      : undefined,
   );
   // An empty variable counts as unset, as in the services' configuration.
   const lakeDir = values.lake ?? (io.env.INLET_LAKE_DIR || "lake");
   const url = values.url ?? (io.env.INLET_QUERY_URL || DEFAULT_QUERY_URL);
+  if (MAINTENANCE.includes(command)) {
+    if (positionals.length !== 1) {
+      throw new CliError(
+        CliErrorCode.Usage,
+        `${command} takes one table name: inlet ${command} --lake <dir> <table>`,
+      );
+    }
+    const table = { lakeDir, table: positionals[0] as string, format };
+    switch (command) {
+      case "history":
+        await runHistory({ ...table, limit: optionalPositiveInt("limit", values.limit) }, io);
+        return;
+      case "compact":
+        await runCompact(
+          {
+            ...table,
+            targetMb: parsePositiveInt("target-mb", values["target-mb"], 128),
+            minFiles: parseMinFiles(values["min-files"]),
+          },
+          io,
+        );
+        return;
+      case "vacuum":
+        await runVacuum(
+          {
+            ...table,
+            retentionHours: parseRetentionHours(values["retention-hours"]),
+            dryRun: values["dry-run"] === true,
+          },
+          io,
+        );
+        return;
+      default:
+        await runCheckpoint(table, io);
+        return;
+    }
+  }
   switch (command) {
     case "sql":
       await runSql(
@@ -108,6 +164,11 @@ function parse(args: string[]) {
         "max-rows": { type: "string" },
         "timeout-ms": { type: "string" },
         version: { type: "string", multiple: true },
+        limit: { type: "string" },
+        "target-mb": { type: "string" },
+        "min-files": { type: "string" },
+        "retention-hours": { type: "string" },
+        "dry-run": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -124,4 +185,26 @@ async function sqlText(positionals: readonly string[], io: CliIo): Promise<strin
   const sql = fromStdin ? await readAll(io.stdin) : positionals.join(" ");
   if (sql.trim() === "") throw new CliError(CliErrorCode.Usage, 'give a statement: inlet sql "SELECT …"');
   return sql;
+}
+
+function optionalPositiveInt(name: string, value: string | undefined): number | undefined {
+  return value === undefined ? undefined : parsePositiveInt(name, value, 0);
+}
+
+function parseMinFiles(value: string | undefined): number {
+  const minFiles = parsePositiveInt("min-files", value, 2);
+  if (minFiles < 2) throw new CliError(CliErrorCode.Usage, `--min-files must be at least 2, got "${value}"`);
+  return minFiles;
+}
+
+// A retention under an hour could delete a file a running lake-writer is about to commit.
+function parseRetentionHours(value: string | undefined): number {
+  if (value === undefined) return 168;
+  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) < 1) {
+    throw new CliError(
+      CliErrorCode.Usage,
+      `--retention-hours must be a number of at least 1 (a shorter one could delete a file a writer is about to commit), got "${value}"`,
+    );
+  }
+  return Number(value);
 }

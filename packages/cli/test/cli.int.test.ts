@@ -1,39 +1,11 @@
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, type ManagedProcess, startProcess } from "@inlet/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { click, createTestLake } from "./lake-fixture.js";
+import { inlet } from "./run-inlet.js";
 
-const CLI = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const QUERY_SERVICE = fileURLToPath(new URL("../../../apps/query/dist/main.js", import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built `inlet` command as a process, as a user would. */
-function inlet(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, INLET_LAKE_DIR: "", INLET_QUERY_URL: "", ...options.env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.stdin ?? "");
-  });
-}
 
 describe("inlet", () => {
   let lake: { dir: string; remove(): Promise<void> };
@@ -148,7 +120,7 @@ describe("inlet", () => {
     const unknown = await inlet(["frobnicate"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'inlet: unknown command "frobnicate"; expected one of sql, query, datasets\nrun `inlet --help` for usage\n',
+      'inlet: unknown command "frobnicate"; expected one of sql, query, datasets, history, compact, vacuum, checkpoint\nrun `inlet --help` for usage\n',
     );
     const format = await inlet(["sql", "--lake", lake.dir, "--format", "xml", "SELECT 1"]);
     expect(format.code).toBe(2);

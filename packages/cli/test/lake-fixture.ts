@@ -29,6 +29,13 @@ export function click(i: number, note: string | null = null): CuratedRow {
 
 /** Creates a temporary lake whose curated `clicks` table holds `rows`, written by the lake's own writer. */
 export async function createTestLake(rows: CuratedRow[]): Promise<{ dir: string; remove(): Promise<void> }> {
+  return createBatchedTestLake([rows]);
+}
+
+/** Like {@link createTestLake}, one commit (and one small file per event date) per batch; txn version = batch number. */
+export async function createBatchedTestLake(
+  batches: CuratedRow[][],
+): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "inlet-cli-lake-"));
   const writer = await ParquetWriter.create({ threads: 1 });
   try {
@@ -41,7 +48,7 @@ export async function createTestLake(rows: CuratedRow[]): Promise<{ dir: string;
       appId: "lake-writer-clicks",
       writer,
     });
-    await table.append(rows, 1);
+    for (const [i, rows] of batches.entries()) await table.append(rows, i + 1);
   } finally {
     await writer.close();
   }

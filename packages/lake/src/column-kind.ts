@@ -160,14 +160,14 @@ export const COLUMN_KINDS: { readonly [K in ColumnKind]: ColumnKindSpec } = {
   },
 };
 
-// The min statistic of a string column: its first 32 characters, still a lower bound.
-function stringMinStat(value: string): string {
+/** The min statistic of a string column: its first 32 characters, still a lower bound. */
+export function stringMinStat(value: string): string {
   const chars = Array.from(value);
   return chars.length <= STRING_STAT_PREFIX ? value : chars.slice(0, STRING_STAT_PREFIX).join("");
 }
 
-// The max statistic of a string column, or undefined when too long to keep whole (a prefix is no upper bound).
-function stringMaxStat(value: string): string | undefined {
+/** The max statistic of a string column, or undefined when too long to keep whole (a prefix is no upper bound). */
+export function stringMaxStat(value: string): string | undefined {
   return Array.from(value).length <= STRING_STAT_PREFIX ? value : undefined;
 }
 

@@ -5,7 +5,8 @@ import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { AvroSchema } from "./avro-columns.js";
 import { type CuratedRow, CuratedTable, type CuratedTableOptions, PartitionBy } from "./curated-table.js";
-import { readCommit, readDeltaSnapshot } from "./delta-log.js";
+import { readLastCheckpoint } from "./delta-checkpoint.js";
+import { planDeltaReplay, readCommit, readDeltaSnapshot } from "./delta-log.js";
 import { parseDeltaSchema } from "./delta-schema.js";
 import { LakeError, LakeErrorCode, LakeSchemaError } from "./errors.js";
 import { ParquetWriter } from "./parquet-writer.js";
@@ -386,5 +387,135 @@ describe("CuratedTable", () => {
     await expect(CuratedTable.open(options({ eventTimeField: "user_id" }))).rejects.toBeInstanceOf(
       LakeSchemaError,
     );
+  });
+
+  it("writes a Parquet checkpoint every checkpointInterval commits that reads back identically", async () => {
+    const table = await CuratedTable.open(options({ checkpointInterval: 5 }));
+    const checkpoints: number[] = [];
+    for (let i = 1; i <= 12; i++) {
+      const result = await table.append([click(i, DAY1 + i)], i);
+      if (result.checkpoint !== undefined) checkpoints.push(result.checkpoint);
+      expect(result.checkpointError).toBeUndefined();
+    }
+    expect(checkpoints).toEqual([5, 10]);
+    const tableDir = join(lakeDir, "curated", "clicks");
+    const log = await readdir(join(tableDir, "_delta_log"));
+    expect(log.filter((n) => n.endsWith(".checkpoint.parquet"))).toEqual([
+      "00000000000000000005.checkpoint.parquet",
+      "00000000000000000010.checkpoint.parquet",
+    ]);
+    expect(await readLastCheckpoint(tableDir)).toMatchObject({ version: 10, size: 2 + 1 + 11 });
+    const plan = await planDeltaReplay(tableDir);
+    expect(plan).toMatchObject({ version: 11, checkpoint: { version: 10 }, commits: [11] });
+    const sorted = (files: readonly { path: string }[]) =>
+      [...files].sort((a, b) => a.path.localeCompare(b.path));
+    const loaded = await readDeltaSnapshot(tableDir);
+    expect(sorted(loaded!.files)).toEqual(sorted(table.snapshot!.files));
+    expect(loaded!.txns).toEqual(table.snapshot!.txns);
+    expect(loaded!.metadata).toEqual(table.snapshot!.metadata);
+    // A writer opened later goes on from the checkpoint and keeps the interval.
+    const reopened = await CuratedTable.open(options({ checkpointInterval: 5 }));
+    expect(reopened.committedVersion()).toBe(12);
+    const results = [];
+    for (let i = 13; i <= 16; i++) results.push(await reopened.append([click(i, DAY1)], i));
+    expect(results.map((r) => r.checkpoint)).toEqual([undefined, undefined, undefined, 15]);
+    expect((await scan("count(*)::INTEGER", "1")).getRows()).toEqual([[16]]);
+  });
+
+  it("checkpoints as soon as interval commits passed since the last, when another writer took the multiple", async () => {
+    const table = await CuratedTable.open(options({ checkpointInterval: 3 }));
+    const other = await CuratedTable.open(options({ appId: "other", checkpointInterval: 1000 }));
+    await table.append([click(0, DAY1)], 1); // 0
+    await table.append([click(1, DAY1)], 2); // 1
+    await table.append([click(2, DAY1)], 3); // 2
+    await other.append([click(3, DAY1)], 1); // 3: a multiple of 3, not checkpointed
+    const result = await table.append([click(4, DAY1)], 4); // conflicts at 3, commits 4
+    expect(result).toMatchObject({ version: 4, checkpoint: 4 });
+  });
+
+  it("widens int to long and float to double, reading older narrow files through the union", async () => {
+    const narrow = {
+      type: "record",
+      name: "m",
+      fields: [
+        { name: "ts", type: { type: "long", logicalType: "timestamp-millis" } },
+        { name: "count", type: "int" },
+        { name: "ratio", type: "float" },
+      ],
+    } as AvroSchema;
+    const wide = {
+      ...(narrow as object),
+      fields: [
+        { name: "ts", type: { type: "long", logicalType: "timestamp-millis" } },
+        { name: "count", type: "long" },
+        { name: "ratio", type: "double" },
+      ],
+    } as AvroSchema;
+    const row = (i: number, count: number | bigint, ratio: number, version: number): CuratedRow => ({
+      event: { ts: DAY1, count, ratio },
+      eventId: `e${i}`,
+      ingestedAt: DAY1,
+      traceId: "",
+      schemaVersion: version,
+    });
+    const v1 = await CuratedTable.open(options({ avroSchema: narrow, dataset: "m" }));
+    await v1.append([row(0, 7, 0.5, 1)], 1);
+    const v2 = await CuratedTable.open(options({ avroSchema: wide, schemaVersion: 2, dataset: "m" }));
+    await v2.append([row(1, 2n ** 40n, 0.1, 2)], 2);
+    // A writer still on version 1 learns of the widening when its commit conflicts (that file
+    // stays narrow and reads through the union); from then on it writes the table's wider type.
+    await v1.append([row(2, 8, 0.25, 1)], 3);
+    await v1.append([row(3, 9, 0.75, 1)], 4);
+
+    const tableDir = join(lakeDir, "curated", "m");
+    const snapshot = await readDeltaSnapshot(tableDir);
+    const types = parseDeltaSchema(snapshot!.metadata.schemaString).fields.map((f) => [f.name, f.type]);
+    expect(types.slice(0, 3)).toEqual([
+      ["ts", "timestamp"],
+      ["count", "long"],
+      ["ratio", "double"],
+    ]);
+    const fileTypes = await db.runAndReadAll(
+      `SELECT file_name, type FROM parquet_schema([${snapshot!.files
+        .map((f) => `'${join(tableDir, f.path)}'`)
+        .join(", ")}]) WHERE name = 'count' ORDER BY type`,
+    );
+    expect(fileTypes.getRows().map((r) => r[1])).toEqual(["INT32", "INT32", "INT64", "INT64"]);
+    const reader = await db.runAndReadAll(
+      `SELECT _event_id, "count", ratio FROM (${snapshotScanSql(snapshot!)}) ORDER BY _event_id`,
+    );
+    expect(reader.columnTypes().map(String)).toEqual(["VARCHAR", "BIGINT", "DOUBLE"]);
+    expect(reader.getRows()).toEqual([
+      ["e0", 7n, 0.5],
+      ["e1", 2n ** 40n, 0.1],
+      ["e2", 8n, 0.25],
+      ["e3", 9n, 0.75],
+    ]);
+  });
+
+  it("refuses narrowing a column, long to int", async () => {
+    const wide = {
+      type: "record",
+      name: "m",
+      fields: [
+        { name: "ts", type: { type: "long", logicalType: "timestamp-millis" } },
+        { name: "count", type: "long" },
+      ],
+    } as AvroSchema;
+    const narrow = {
+      ...(wide as object),
+      fields: [
+        { name: "ts", type: { type: "long", logicalType: "timestamp-millis" } },
+        { name: "count", type: "double" },
+      ],
+    } as AvroSchema;
+    const v1 = await CuratedTable.open(options({ avroSchema: wide, dataset: "m" }));
+    await v1.append(
+      [{ event: { ts: DAY1, count: 1 }, eventId: "e", ingestedAt: DAY1, traceId: "", schemaVersion: 1 }],
+      1,
+    );
+    await expect(
+      CuratedTable.open(options({ avroSchema: narrow, schemaVersion: 2, dataset: "m" })),
+    ).rejects.toThrow(/only new nullable fields and widened types/);
   });
 });

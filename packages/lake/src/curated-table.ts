@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { type AvroColumn, type AvroSchema, avroColumns } from "./avro-columns.js";
 import { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
+import { readLastCheckpoint, writeCheckpoint } from "./delta-checkpoint.js";
 import {
   applyDeltaActions,
   commitDelta,
@@ -12,7 +13,7 @@ import {
   type DeltaSnapshot,
   readDeltaSnapshot,
 } from "./delta-log.js";
-import { type DeltaStructField, parseDeltaSchema, sameDeltaType } from "./delta-schema.js";
+import { type DeltaStructField, type DeltaType, parseDeltaSchema, sameDeltaType } from "./delta-schema.js";
 import { DeltaConflictError, DeltaLogError, LakeError, LakeErrorCode, LakeSchemaError } from "./errors.js";
 import type { ParquetColumn, ParquetWriter } from "./parquet-writer.js";
 import { curatedTableDir, encodeDeltaPath, hivePartitionSegment, utcDateOfDay, utcDayOf } from "./paths.js";
@@ -71,6 +72,12 @@ export interface CuratedTableOptions {
   readonly writer: ParquetWriter;
   /** Commit attempts when other writers keep winning the race; default 10. */
   readonly maxCommitAttempts?: number;
+  /**
+   * Commits between Parquet checkpoints; default 10 (Delta's). After a commit, a checkpoint is
+   * written when the version is a multiple of it, or when that many commits passed since the
+   * newest checkpoint this writer knows of (another writer's commit may have taken the multiple).
+   */
+  readonly checkpointInterval?: number;
 }
 
 /** What one {@link CuratedTable.append} committed. */
@@ -80,7 +87,14 @@ export interface AppendResult {
   /** Data files added. */
   readonly files: number;
   readonly rows: number;
+  /** The version checkpointed after this commit, when one was due and written. */
+  readonly checkpoint?: number;
+  /** Why the checkpoint due after this commit failed; the commit itself stands, the next one retries. */
+  readonly checkpointError?: Error;
 }
+
+/** Default of {@link CuratedTableOptions.checkpointInterval}: Delta's `delta.checkpointInterval`. */
+export const DEFAULT_CHECKPOINT_INTERVAL = 10;
 
 const WRITER_VERSION = 2;
 const LINEAGE: readonly AvroColumn[] = [
@@ -95,7 +109,9 @@ const LINEAGE: readonly AvroColumn[] = [
  * commits them in one Delta commit together with a `txn` action (appId, last stream sequence), so
  * the batch becomes visible atomically and a restarted writer knows where it stopped
  * ({@link committedVersion}). Files written before a crash but never committed are orphans no
- * reader sees. Appends are serialized.
+ * reader sees (vacuum deletes them). Every `checkpointInterval` commits a Parquet checkpoint
+ * follows the commit, so loading the table stays fast however long its log. Appends are
+ * serialized.
  */
 export class CuratedTable {
   /** The table directory. */
@@ -106,9 +122,23 @@ export class CuratedTable {
   readonly #partitionColumns: readonly string[];
   readonly #eventTime: AvroColumn | undefined;
   #snapshot: DeltaSnapshot | undefined;
+  #lastCheckpoint: number;
+  #typesOf: { metadata: DeltaMetadata; types: ReadonlyMap<string, DeltaType> } | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(options: CuratedTableOptions, snapshot: DeltaSnapshot | undefined) {
+  private constructor(
+    options: CuratedTableOptions,
+    snapshot: DeltaSnapshot | undefined,
+    lastCheckpoint: number,
+  ) {
+    const interval = options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
+    if (!Number.isSafeInteger(interval) || interval < 1) {
+      throw new LakeError(
+        `checkpointInterval must be a positive integer, got ${interval}`,
+        LakeErrorCode.InvalidArgument,
+      );
+    }
+    this.#lastCheckpoint = lastCheckpoint;
     this.#options = options;
     this.tableDir = curatedTableDir(options.lakeDir, options.dataset);
     const partitionBy = options.partitionBy ?? PartitionBy.EventDate;
@@ -135,8 +165,11 @@ export class CuratedTable {
 
   /** Opens (or prepares to create) the dataset's table and replays its log. */
   static async open(options: CuratedTableOptions): Promise<CuratedTable> {
-    const snapshot = await readDeltaSnapshot(curatedTableDir(options.lakeDir, options.dataset));
-    return new CuratedTable(options, snapshot);
+    const tableDir = curatedTableDir(options.lakeDir, options.dataset);
+    const snapshot = await readDeltaSnapshot(tableDir);
+    const last = await readLastCheckpoint(tableDir);
+    // Without a checkpoint, commit 0 is where replay starts: the first is due `interval` commits on.
+    return new CuratedTable(options, snapshot, Math.max(0, last?.version ?? 0));
   }
 
   /** The txn version last committed by this table's appId (the last stream sequence stored), if any. */
@@ -183,7 +216,26 @@ export class CuratedTable {
         continue;
       }
       this.#snapshot = applyDeltaActions(this.#snapshot, this.tableDir, version, actions);
-      return { version, files: adds.length, rows: rows.length };
+      return { version, files: adds.length, rows: rows.length, ...(await this.#checkpointIfDue()) };
+    }
+  }
+
+  // The snapshot is exactly the table at its version here: it was read from the log or followed
+  // this writer's own commit of that version.
+  async #checkpointIfDue(): Promise<{ checkpoint?: number; checkpointError?: Error }> {
+    const snapshot = this.#snapshot;
+    const interval = this.#options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
+    if (snapshot === undefined || snapshot.version === 0) return {};
+    const due = snapshot.version % interval === 0 || snapshot.version - this.#lastCheckpoint >= interval;
+    if (!due) return {};
+    try {
+      await this.#options.writer.withConnection((connection) =>
+        writeCheckpoint(this.tableDir, snapshot, { connection }),
+      );
+      this.#lastCheckpoint = snapshot.version;
+      return { checkpoint: snapshot.version };
+    } catch (error) {
+      return { checkpointError: error instanceof Error ? error : new Error(String(error)) };
     }
   }
 
@@ -211,9 +263,10 @@ export class CuratedTable {
       }
       groupOf[i] = group;
     }
+    const tableTypes = this.#tableTypes();
     const columns: ParquetColumn[] = this.#columns.map((column) => ({
       name: column.name,
-      kind: column.kind,
+      kind: widenedKind(column.kind, tableTypes.get(column.name)),
       values: this.#values(rows, column.name),
     }));
     const files = groups.map((g) => join(this.tableDir, g.relative));
@@ -230,6 +283,17 @@ export class CuratedTable {
         stats: file.stats,
       };
     });
+  }
+
+  // Column name → type in the table's schema, to write a column the table has widened in its wider type.
+  #tableTypes(): ReadonlyMap<string, DeltaType> {
+    const metadata = this.#snapshot?.metadata;
+    if (metadata === undefined) return new Map();
+    if (this.#typesOf?.metadata !== metadata) {
+      const fields = parseDeltaSchema(metadata.schemaString).fields;
+      this.#typesOf = { metadata, types: new Map(fields.map((f) => [f.name, f.type])) };
+    }
+    return this.#typesOf.types;
   }
 
   #values(rows: readonly CuratedRow[], name: string): unknown[] {
@@ -347,13 +411,19 @@ export class CuratedTable {
         }
         return field.nullable ? field : { ...field, nullable: true };
       }
+      let type = field.type;
       if (!sameDeltaType(field.type, our.type)) {
-        throw this.#schemaError(
-          `field "${field.name}" is ${JSON.stringify(our.type)} in schema version ${this.#options.schemaVersion} ` +
-            `but ${JSON.stringify(field.type)} in the table; only new nullable fields can be added`,
-        );
+        if (widens(field.type, our.type)) type = our.type;
+        else if (!widens(our.type, field.type)) {
+          throw this.#schemaError(
+            `field "${field.name}" is ${JSON.stringify(our.type)} in schema version ${this.#options.schemaVersion} ` +
+              `but ${JSON.stringify(field.type)} in the table; only new nullable fields and widened types ` +
+              "(int to long, float to double) are allowed",
+          );
+        }
       }
-      return field.nullable || !our.nullable ? field : { ...field, nullable: true };
+      const nullable = field.nullable || our.nullable;
+      return type === field.type && nullable === field.nullable ? field : { ...field, type, nullable };
     });
     const added = this.#fields
       .filter((f) => !known.has(f.name.toLowerCase()))
@@ -402,6 +472,23 @@ export class CuratedTable {
       LakeErrorCode.IncompatibleSchema,
     );
   }
+}
+
+// Type widenings a new schema version may make (BACKWARD compatible in Avro, readable by union).
+const WIDENINGS: Readonly<Record<string, readonly string[]>> = {
+  integer: ["long"],
+  float: ["double"],
+};
+
+function widens(from: DeltaType, to: DeltaType): boolean {
+  return typeof from === "string" && typeof to === "string" && (WIDENINGS[from]?.includes(to) ?? false);
+}
+
+// A column this schema writes narrower than the table declares it is written in the table's type.
+function widenedKind(kind: ColumnKind, tableType: DeltaType | undefined): ColumnKind {
+  if (kind === ColumnKind.Int && tableType === "long") return ColumnKind.Long;
+  if (kind === ColumnKind.Float && tableType === "double") return ColumnKind.Double;
+  return kind;
 }
 
 function deltaField(column: AvroColumn): DeltaStructField {

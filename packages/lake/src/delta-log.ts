@@ -3,6 +3,7 @@ import { link, open, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { readCheckpointRows } from "./delta-checkpoint.js";
+import { deletedFileRetentionMs } from "./delta-properties.js";
 import { ensureDir, syncDir } from "./durable-fs.js";
 import { DeltaConflictError, DeltaLogError, LakeError, LakeErrorCode } from "./errors.js";
 import { deltaCommitFileName, deltaLogDir } from "./paths.js";
@@ -96,6 +97,23 @@ export interface DeltaSnapshot {
   readonly files: readonly DeltaAddFile[];
   /** appId → last committed txn version. */
   readonly txns: ReadonlyMap<string, number>;
+  /**
+   * Files removed and not yet expired (deleted less than the table's
+   * `delta.deletedFileRetentionDuration`, default 7 days, ago): the tombstones a checkpoint keeps.
+   */
+  readonly tombstones: readonly DeltaRemoveFile[];
+}
+
+/** What loading a snapshot reads: where the replay starts and which JSON commits follow. */
+export interface DeltaReplayPlan {
+  /** The version the replay ends at. */
+  readonly version: number;
+  /** The checkpoint the replay starts from (its version and part files, absolute paths), if any. */
+  readonly checkpoint?: { readonly version: number; readonly files: readonly string[] };
+  /** True when the replay starts from the `since` snapshot instead. */
+  readonly fromSince: boolean;
+  /** The JSON commits read, in order. */
+  readonly commits: readonly number[];
 }
 
 /** Options of {@link readDeltaSnapshot}. */
@@ -158,6 +176,27 @@ export async function readDeltaSnapshot(
   tableDir: string,
   options: ReadDeltaSnapshotOptions = {},
 ): Promise<DeltaSnapshot | undefined> {
+  const plan = await planDeltaReplay(tableDir, options);
+  if (plan === undefined) return undefined;
+  const state = new ReplayState(tableDir);
+  if (plan.fromSince && options.since !== undefined) state.load(options.since);
+  else if (plan.checkpoint !== undefined)
+    state.apply(parseActions(await readCheckpointRows(plan.checkpoint.files, options.connection)));
+  for (const version of plan.commits) state.apply(await readCommit(tableDir, version));
+  return state.snapshot(plan.version);
+}
+
+/**
+ * Plans a snapshot load (see {@link readDeltaSnapshot}) from one listing of `_delta_log`: start
+ * from `since` when it is at or after the newest complete checkpoint at or before the target
+ * version, else from that checkpoint, else from commit 0; then every JSON commit up to the target.
+ * Undefined when the table has no log or the log cannot produce that version; throws
+ * {@link DeltaLogError} (CORRUPT_LOG) when a commit in the range is missing.
+ */
+export async function planDeltaReplay(
+  tableDir: string,
+  options: Pick<ReadDeltaSnapshotOptions, "version" | "since"> = {},
+): Promise<DeltaReplayPlan | undefined> {
   const listing = await listLog(tableDir);
   if (listing === undefined) return undefined;
   let latest = -1;
@@ -166,20 +205,22 @@ export async function readDeltaSnapshot(
   const target = options.version ?? latest;
   if (!Number.isSafeInteger(target) || target < 0 || target > latest) return undefined;
 
-  const state = new ReplayState(tableDir);
   let from = 0;
+  let fromSince = false;
+  let checkpoint: DeltaReplayPlan["checkpoint"];
   const since = options.since;
-  const checkpoint = Math.max(-1, ...[...listing.checkpoints.keys()].filter((v) => v <= target));
-  if (since !== undefined && since.version <= target && since.version >= checkpoint) {
-    state.load(since);
+  const newest = Math.max(-1, ...[...listing.checkpoints.keys()].filter((v) => v <= target));
+  if (since !== undefined && since.version <= target && since.version >= newest) {
+    fromSince = true;
     from = since.version + 1;
-  } else if (checkpoint >= 0) {
-    const files = listing.checkpoints.get(checkpoint)!.map((f) => join(deltaLogDir(tableDir), f));
-    state.apply(parseActions(await readCheckpointRows(files, options.connection)));
-    from = checkpoint + 1;
+  } else if (newest >= 0) {
+    const files = listing.checkpoints.get(newest)!.map((f) => join(deltaLogDir(tableDir), f));
+    checkpoint = { version: newest, files };
+    from = newest + 1;
   } else if (!listing.commits.has(0)) {
     return undefined; // the early commits are gone and no checkpoint covers them
   }
+  const commits: number[] = [];
   for (let version = from; version <= target; version++) {
     if (!listing.commits.has(version)) {
       throw new DeltaLogError(
@@ -187,9 +228,15 @@ export async function readDeltaSnapshot(
         LakeErrorCode.CorruptLog,
       );
     }
-    state.apply(await readCommit(tableDir, version));
+    commits.push(version);
   }
-  return state.snapshot(target);
+  return { version: target, ...(checkpoint ? { checkpoint } : {}), fromSince, commits };
+}
+
+/** The versions of the JSON commits in the table's log, ascending; empty when there is no log. */
+export async function deltaCommitVersions(tableDir: string): Promise<number[]> {
+  const listing = await listLog(tableDir);
+  return listing === undefined ? [] : [...listing.commits].sort((a, b) => a - b);
 }
 
 /** The snapshot after applying one more commit's actions: how a writer follows its own commits without re-reading. */
@@ -333,6 +380,7 @@ class ReplayState {
   metadata: DeltaMetadata | undefined;
   readonly files = new Map<string, DeltaAddFile>();
   readonly txns = new Map<string, number>();
+  readonly tombstones = new Map<string, DeltaRemoveFile>();
 
   constructor(readonly tableDir: string) {}
 
@@ -341,13 +389,20 @@ class ReplayState {
     this.metadata = snapshot.metadata;
     for (const file of snapshot.files) this.files.set(pathKey(file.path), file);
     for (const [appId, version] of snapshot.txns) this.txns.set(appId, version);
+    for (const tombstone of snapshot.tombstones) this.tombstones.set(pathKey(tombstone.path), tombstone);
   }
 
   apply(actions: readonly DeltaAction[]): void {
     for (const action of actions) {
-      if ("add" in action) this.files.set(pathKey(action.add.path), action.add);
-      else if ("remove" in action) this.files.delete(pathKey(action.remove.path));
-      else if ("txn" in action) this.txns.set(action.txn.appId, action.txn.version);
+      if ("add" in action) {
+        const key = pathKey(action.add.path);
+        this.files.set(key, action.add);
+        this.tombstones.delete(key);
+      } else if ("remove" in action) {
+        const key = pathKey(action.remove.path);
+        this.files.delete(key);
+        this.tombstones.set(key, action.remove);
+      } else if ("txn" in action) this.txns.set(action.txn.appId, action.txn.version);
       else if ("metaData" in action) this.metadata = action.metaData;
       else if ("protocol" in action) this.protocol = action.protocol;
     }
@@ -360,6 +415,11 @@ class ReplayState {
         LakeErrorCode.CorruptLog,
       );
     }
+    // Expired tombstones are dropped here, so a long-lived writer's snapshot stays bounded.
+    const expiry = Date.now() - deletedFileRetentionMs(this.metadata);
+    for (const [key, tombstone] of this.tombstones) {
+      if ((tombstone.deletionTimestamp ?? 0) <= expiry) this.tombstones.delete(key);
+    }
     return {
       tableDir: this.tableDir,
       version,
@@ -367,6 +427,7 @@ class ReplayState {
       metadata: this.metadata,
       files: [...this.files.values()],
       txns: new Map(this.txns),
+      tombstones: [...this.tombstones.values()],
     };
   }
 }

@@ -2,14 +2,29 @@ export type { AvroColumn, AvroSchema } from "./avro-columns.js";
 export { avroColumns } from "./avro-columns.js";
 export type { ColumnKindSpec } from "./column-kind.js";
 export { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
+export type {
+  CompactedPartition,
+  CompactionResult,
+  CompactTableOptions,
+  PartitionValues,
+} from "./compact-table.js";
+export { compactTable, DEFAULT_TARGET_FILE_BYTES } from "./compact-table.js";
 export type { AppendResult, CuratedRow, CuratedTableOptions } from "./curated-table.js";
 export {
   CuratedTable,
+  DEFAULT_CHECKPOINT_INTERVAL,
   EVENT_DATE_COLUMN,
   LineageColumn,
   PartitionBy,
   SCHEMA_VERSION_KEY,
 } from "./curated-table.js";
+export type { LastCheckpoint, WriteCheckpointOptions, WrittenCheckpoint } from "./delta-checkpoint.js";
+export {
+  LAST_CHECKPOINT_FILE,
+  readCheckpointRows,
+  readLastCheckpoint,
+  writeCheckpoint,
+} from "./delta-checkpoint.js";
 export type {
   DeltaAction,
   DeltaAddFile,
@@ -17,6 +32,7 @@ export type {
   DeltaMetadata,
   DeltaProtocol,
   DeltaRemoveFile,
+  DeltaReplayPlan,
   DeltaSnapshot,
   DeltaTxn,
   ReadDeltaSnapshotOptions,
@@ -24,11 +40,14 @@ export type {
 export {
   applyDeltaActions,
   commitDelta,
+  deltaCommitVersions,
   parseAction,
+  planDeltaReplay,
   readCommit,
   readDeltaSnapshot,
   serializeAction,
 } from "./delta-log.js";
+export { DEFAULT_DELETED_FILE_RETENTION_MS, deletedFileRetentionMs } from "./delta-properties.js";
 export type {
   DeltaArrayType,
   DeltaMapType,
@@ -49,6 +68,7 @@ export { ParquetWriter } from "./parquet-writer.js";
 export {
   assertDatasetName,
   curatedTableDir,
+  deltaCheckpointFileName,
   deltaCommitFileName,
   deltaFilePath,
   deltaLogDir,
@@ -75,3 +95,7 @@ export type {
   SqlRows,
 } from "./sql-engine.js";
 export { SqlEngine, SqlEngineError, SqlEngineErrorCode, SqlFormat } from "./sql-engine.js";
+export type { TableHistoryEntry, TableHistoryOptions } from "./table-history.js";
+export { tableHistory } from "./table-history.js";
+export type { VacuumResult, VacuumTableOptions } from "./vacuum-table.js";
+export { DEFAULT_VACUUM_RETENTION_MS, vacuumTable } from "./vacuum-table.js";

@@ -98,6 +98,23 @@ export class ParquetWriter {
     return run;
   }
 
+  /** Rows per Parquet row group this writer uses. */
+  get rowGroupSize(): number {
+    return this.#rowGroupSize;
+  }
+
+  /**
+   * Runs `task` on this writer's DuckDB connection, queued with the writes (one at a time), for
+   * maintenance work such as compaction and checkpoints. The task must leave no tables behind.
+   */
+  withConnection<T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    if (this.#closed)
+      return Promise.reject(new LakeError("parquet writer is closed", LakeErrorCode.InvalidArgument));
+    const run = this.#queue.then(() => task(this.#connection));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
   /** Waits for writes in progress, then closes DuckDB. */
   async close(): Promise<void> {
     if (this.#closed) return;

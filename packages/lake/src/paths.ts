@@ -103,3 +103,8 @@ export function deltaLogDir(tableDir: string): string {
 export function deltaCommitFileName(version: number): string {
   return `${String(version).padStart(20, "0")}.json`;
 }
+
+/** A classic checkpoint's file name: `00000000000000000010.checkpoint.parquet`. */
+export function deltaCheckpointFileName(version: number): string {
+  return `${String(version).padStart(20, "0")}.checkpoint.parquet`;
+}

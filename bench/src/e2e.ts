@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { SERVICE_ORDER } from "@inlet/dev";
 import type { BenchStack } from "./bench-stack.js";
 import { BENCH_DATASETS, makeBodies, meanEventBytes } from "./events.js";
 import { CollectorClient, emptyStats, type LoadStats, runClosedLoop } from "./load.js";
 import type { BenchOptions } from "./options.js";
-import { ProcSampler, type ProcSummary } from "./proc-stats.js";
+import { ProcSampler, type ProcSummary, sampleProcess } from "./proc-stats.js";
 import { count, type Phase } from "./progress.js";
 import { QueryClient } from "./query-client.js";
 import { type Backlog, emptyBacklog, readBacklog } from "./streams-monitor.js";
@@ -26,6 +27,8 @@ export interface E2eResult {
   maxQueuedFrames: number;
   /** Share of the window's samples in which producers held off because the queue was at its bound. */
   heldOffShare: number;
+  /** Per service: its warnings and errors (`level: msg` → count) among the last log lines kept. */
+  serviceLogs: Record<string, Record<string, number>>;
 }
 
 const POLL_MS = 500;
@@ -33,8 +36,9 @@ const POLL_MS = 500;
 /**
  * Pushes pre-generated NDJSON bodies of the three demo datasets at the collector with
  * `concurrency` requests in flight, backing off on 503 and holding off while the stages' queues
- * are at `maxQueuedFrames` (so every stage always has work, yet the backlog drains in seconds); after the warm-up, counts the rows committed to the
- * lake (through the query API) over at least `e2eWindowS` seconds, commit to commit.
+ * are at `maxQueuedFrames` (every stage always has work, yet the backlog drains in seconds); after
+ * the warm-up, counts the rows committed to the lake (through the query API) over at least
+ * `e2eWindowS` seconds, commit to commit.
  */
 export async function measureE2e(bench: BenchStack, options: BenchOptions, phase: Phase): Promise<E2eResult> {
   const { stack } = bench;
@@ -109,14 +113,21 @@ export async function measureE2e(bench: BenchStack, options: BenchOptions, phase
       );
       if (start !== undefined && last !== undefined && (last.t - start.t) / 1000 >= options.e2eWindowS) break;
       if (elapsedS > deadlineS) {
-        if (start !== undefined && last !== undefined) break;
+        const what =
+          start === undefined
+            ? "no commit after the warm-up"
+            : `commits stopped ${Math.round(((last ?? start).t - start.t) / 1000)} s into the ${options.e2eWindowS} s window`;
         throw new Error(
-          `no rows reached the lake in ${Math.round(elapsedS)} s (accepted ${stats.accepted}, ` +
-            `backlog ${JSON.stringify(backlog.frames)}, last error: ${stats.lastError ?? "none"})`,
+          `${what} (${Math.round(elapsedS)} s in; accepted ${stats.accepted}, ` +
+            `queued ${JSON.stringify(backlog.pending)}, last error: ${stats.lastError ?? "none"}, ` +
+            `processes gone: ${goneProcesses(bench).join(", ") || "none"}, ` +
+            `service warnings: ${JSON.stringify(summarizeLogs(bench))})`,
         );
       }
     }
     if (start === undefined || last === undefined) throw new Error("unreachable: the window has no commits");
+    const gone = goneProcesses(bench);
+    if (gone.length > 0) throw new Error(`${gone.join(", ")} exited during the e2e window`);
     const processes = sampler.stop();
     const windowS = (last.t - start.t) / 1000;
     const rowsInWindow = last.rows - start.rows;
@@ -131,12 +142,14 @@ export async function measureE2e(bench: BenchStack, options: BenchOptions, phase
       backlogAtEnd: backlog,
       maxQueuedFrames,
       heldOffShare: samples === 0 ? 0 : Math.round((heldOff / samples) * 100) / 100,
+      serviceLogs: summarizeLogs(bench),
     };
   } finally {
     abort.abort();
     await producers;
     await monitor;
     await client.close();
+    query.close();
   }
 }
 
@@ -152,16 +165,51 @@ export async function waitForDrain(
 ): Promise<{ rows: number; drained: boolean }> {
   const query = new QueryClient(bench.stack.queryUrl);
   const deadline = performance.now() + timeoutMs;
-  let rows = await query.rows(BENCH_DATASETS);
-  let stableSince = performance.now();
-  for (;;) {
-    await sleep(POLL_MS);
-    const backlog = await readBacklog(bench.monitorUrl);
-    const now = await query.rows(BENCH_DATASETS);
-    if (now !== rows || backlog.held > 0) stableSince = performance.now();
-    rows = now;
-    phase.update(`draining: ${backlog.held} frames in the streams · ${count(rows)} rows`);
-    if (performance.now() - stableSince > flushMs + 1_000) return { rows, drained: true };
-    if (performance.now() > deadline) return { rows, drained: false };
+  try {
+    let rows = await query.rows(BENCH_DATASETS);
+    let stableSince = performance.now();
+    for (;;) {
+      await sleep(POLL_MS);
+      const backlog = await readBacklog(bench.monitorUrl);
+      const now = await query.rows(BENCH_DATASETS);
+      if (now !== rows || backlog.held > 0) stableSince = performance.now();
+      rows = now;
+      phase.update(`draining: ${backlog.held} frames in the streams · ${count(rows)} rows`);
+      if (performance.now() - stableSince > flushMs + 1_000) return { rows, drained: true };
+      if (performance.now() > deadline) return { rows, drained: false };
+    }
+  } finally {
+    query.close();
   }
+}
+
+/** The services (and nats-server) whose process has exited. */
+export function goneProcesses(bench: BenchStack): string[] {
+  return Object.entries(bench.pids())
+    .filter(([, pid]) => sampleProcess(pid) === undefined)
+    .map(([name]) => name);
+}
+
+const LEVELS: Record<number, string> = { 40: "warn", 50: "error", 60: "fatal" };
+
+/** Counts each service's warn/error log lines (pino JSON) by message, from the lines its process kept. */
+export function summarizeLogs(bench: BenchStack): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const name of SERVICE_ORDER) {
+    const counts: Record<string, number> = {};
+    for (const line of bench.stack.process(name).logs().split("\n")) {
+      let entry: { level?: number | string; msg?: string; err?: { message?: string } };
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        continue;
+      }
+      const level = typeof entry.level === "number" ? LEVELS[entry.level] : entry.level;
+      if (level === undefined || level === "info" || level === "debug" || level === "trace") continue;
+      const key = `${level}: ${entry.msg ?? ""}${entry.err?.message ? ` (${entry.err.message})` : ""}`;
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+    if (Object.keys(counts).length > 0) out[name] = counts;
+  }
+  return out;
 }

@@ -134,6 +134,7 @@ export async function measureFreshness(
     abort.abort();
     await loaded.catch(() => {});
     await client.close();
+    query.close();
   }
 }
 

@@ -77,14 +77,14 @@ bench/results/latest.json and bench/results/latest.md.
   --only LIST        figures to run, comma-separated: ${ALL_FIGURES.join(", ")}
                      (memory is measured during e2e; freshness runs at half the e2e rate)
   --quick            a ~2 minute smoke run: smaller sizes, shorter windows
-  --profile          CPU-profile the services during e2e (node --cpu-prof), summarised at the end
+  --profile          CPU-profile the services (node --cpu-prof); summary in results/profiles/summary.md
   --transport T      http (default) or nats: how producers reach the collector
   --concurrency N    producer requests in flight during e2e (default 8)
   --flush-ms MS      the lake-writer's flush interval (default 5000)
   --max-queued N     producers hold off while N frames wait undelivered in front of the
                      stages (default 200, about 200k events)
   --env KEY=VALUE    extra environment for the services (repeatable), to try a setting:
-                     --env INLET_WRITER_MAX_ACK_PENDING=200 --env INLET_RAW_ENABLED=false
+                     --env INLET_WRITER_MAX_ACK_PENDING=200 --env INLET_WRITER_MAX_ROWS=50000
   --window S         the e2e window in seconds (default 60, quick 20)
   --out DIR          where to write latest.json and latest.md (default bench/results)
   -h, --help         this text

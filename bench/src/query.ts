@@ -77,7 +77,12 @@ const pick = (values: readonly string[], salt: number) =>
  * a group-by through `POST /v1/query` against the same statement in an in-process DuckDB reading the
  * same files (median of five runs each, interleaved, after a warm-up), then a 100k-row JSON result.
  */
-export async function measureQuery(rootDir: string, rows: number, phase: Phase): Promise<QueryResult> {
+export async function measureQuery(
+  rootDir: string,
+  rows: number,
+  phase: Phase,
+  options: { profileDir?: string; env?: Record<string, string> } = {},
+): Promise<QueryResult> {
   const dir = await mkdtemp(join(tmpdir(), "inlet-bench-query-"));
   const lakeDir = join(dir, "lake");
   const tableDir = join(lakeDir, "curated", QUERY_TABLE);
@@ -89,6 +94,7 @@ export async function measureQuery(rootDir: string, rows: number, phase: Phase):
 
     phase.update("starting the query service");
     const port = await freePort();
+    if (options.profileDir !== undefined) await mkdir(options.profileDir, { recursive: true });
     const service = await startProcess("query", {
       command: process.execPath,
       args: ["--enable-source-maps", join(rootDir, "apps", "query", "dist", "main.js")],
@@ -99,6 +105,10 @@ export async function measureQuery(rootDir: string, rows: number, phase: Phase):
         INLET_QUERY_HOST: "127.0.0.1",
         INLET_QUERY_MAX_ROWS: String(JSON_ROWS),
         INLET_LOG_LEVEL: "warn",
+        ...(options.profileDir === undefined
+          ? {}
+          : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.profileDir}` }),
+        ...options.env,
       },
       readyUrl: `http://127.0.0.1:${port}/readyz`,
       readyTimeoutMs: 60_000,

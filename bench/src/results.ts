@@ -46,8 +46,8 @@ export interface Target {
 /** Everything one run wrote to `latest.json`. */
 export interface BenchResults {
   date: string;
-  /** `full`, `quick`, or `partial` (a subset of figures). */
-  kind: "full" | "quick" | "partial";
+  /** `full`, `quick`, `partial` (a subset of figures) or `experiment` (`--profile` or `--env`). */
+  kind: "full" | "quick" | "partial" | "experiment";
   durationS: number;
   machine: MachineInfo;
   ceilings: Ceilings;

@@ -22,7 +22,7 @@ import {
   type InletFigures,
   renderMarkdown,
 } from "./results.js";
-import { measureWriter } from "./writer.js";
+import { measureTableAppend, measureWriter } from "./writer.js";
 
 // Without an e2e figure in this run, freshness runs at this rate (events/s).
 const DEFAULT_FRESHNESS_RATE = 5_000;
@@ -48,7 +48,7 @@ async function main(): Promise<number> {
   const startedAt = performance.now();
   const progress = new Progress();
   const machine = await describeMachine();
-  const kind = o.figures.size === ALL_FIGURES.length ? (o.quick ? "quick" : "full") : "partial";
+  const kind = runKind(o);
   progress.note(
     `Inlet bench (${kind}): ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, ` +
       `nats-server ${machine.natsServer}, DuckDB ${machine.duckdb}`,
@@ -73,7 +73,9 @@ async function main(): Promise<number> {
     query_duckdb_ms: null,
     json_rows_per_s: null,
   };
-  const details: Record<string, unknown> = { options: { ...o, figures: [...o.figures] } };
+  // Without the output paths: committed results hold no machine paths.
+  const { outDir: _out, profileDir: _profiles, ...settings } = o;
+  const details: Record<string, unknown> = { options: { ...settings, figures: [...o.figures] } };
   const errors: Record<string, string> = {};
   const wants = (f: Figure) => o.figures.has(f);
   if (o.profile) await rm(o.profileDir, { recursive: true, force: true });
@@ -122,8 +124,12 @@ async function main(): Promise<number> {
         phase,
       );
       inlet.writer_events_per_s = writer.eventsPerS;
-      details.writer = writer;
-      return `${count(writer.eventsPerS)} events/s (${count(writer.events)} events in ${writer.seconds} s, ${writer.commits} commits; startup ${writer.startupMs} ms)`;
+      const lakeAlone = await measureTableAppend(rootDir, o.writerEvents / 4, o.writerMaxRows, phase);
+      details.writer = { ...writer, lakeAppendAlone: lakeAlone };
+      return (
+        `${count(writer.eventsPerS)} events/s (${count(writer.events)} events in ${writer.seconds} s, ` +
+        `${writer.commits} commits; startup ${writer.startupMs} ms) · lake package alone ${count(lakeAlone.eventsPerS)} events/s`
+      );
     });
   }
 
@@ -150,8 +156,10 @@ async function main(): Promise<number> {
             inlet.e2e_events_per_s = e2e.eventsPerS;
             inlet.e2e_window_s = e2e.windowS;
             const rss: Record<string, number> = {};
-            for (const [name, p] of Object.entries(e2e.processes))
-              if (name !== "nats-server") rss[name] = p.hwmMb;
+            for (const name of SERVICE_ORDER) {
+              const p = e2e.processes[name];
+              if (p !== undefined) rss[name] = p.hwmMb;
+            }
             inlet.peak_rss_mb = rss;
             details.e2e = e2e;
             const cpu = Object.entries(e2e.processes)
@@ -183,7 +191,10 @@ async function main(): Promise<number> {
 
   if (wants(Figure.Query)) {
     await attempt("query", async (phase) => {
-      const q = await measureQuery(rootDir, o.queryRows, phase);
+      const q = await measureQuery(rootDir, o.queryRows, phase, {
+        env: o.serviceEnv,
+        ...(o.profile ? { profileDir: join(o.profileDir, "query-alone", "query") } : {}),
+      });
       inlet.query_api_ms = q.apiMs;
       inlet.query_duckdb_ms = q.duckdbMs;
       inlet.json_rows_per_s = q.jsonRowsPerS;
@@ -200,7 +211,11 @@ async function main(): Promise<number> {
           ...s,
           service: `${s.service} (writer figure)`,
         })),
-      ].filter((s) => s.service !== "writer-alone");
+        ...(await summarizeProfiles(join(o.profileDir, "query-alone")).catch(() => [])).map((s) => ({
+          ...s,
+          service: `${s.service} (query figure)`,
+        })),
+      ].filter((s) => !s.service.endsWith("-alone"));
       await writeProfileSummary(o.profileDir, summaries);
       details.profiles = summaries;
       return `${summaries.length} profiles summarised in ${join(o.profileDir, "summary.md")}`;
@@ -218,7 +233,7 @@ async function main(): Promise<number> {
     details,
     errors,
   };
-  // Only a full run replaces the committed results; quick and partial runs go beside them.
+  // Only a full run with the default settings replaces the committed results; others go beside them.
   const base = kind === "full" ? "latest" : kind;
   await mkdir(o.outDir, { recursive: true });
   const markdown = renderMarkdown(results);
@@ -226,6 +241,13 @@ async function main(): Promise<number> {
   await writeFile(join(o.outDir, `${base}.md`), markdown);
   process.stdout.write(`\n${markdown}\nwrote ${join(o.outDir, `${base}.json`)} and ${base}.md\n`);
   return Object.keys(errors).length > 0 ? 1 : 0;
+}
+
+/** `full` (all figures, default settings), `quick`, `partial` (a subset) or `experiment` (profiled or tuned). */
+function runKind(o: BenchOptions): BenchResults["kind"] {
+  if (o.profile || Object.keys(o.serviceEnv).length > 0) return "experiment";
+  if (o.figures.size < ALL_FIGURES.length) return "partial";
+  return o.quick ? "quick" : "full";
 }
 
 main().then(

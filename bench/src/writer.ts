@@ -16,7 +16,14 @@ import {
   streamSpecs,
 } from "@inlet/bus";
 import type { DemoDataset, DemoEvent } from "@inlet/demo";
-import { curatedTableDir, type DeltaSnapshot, readDeltaSnapshot } from "@inlet/lake";
+import {
+  type CuratedRow,
+  CuratedTable,
+  curatedTableDir,
+  type DeltaSnapshot,
+  ParquetWriter,
+  readDeltaSnapshot,
+} from "@inlet/lake";
 import {
   type AvroType,
   createAvroType,
@@ -261,4 +268,61 @@ async function enricher(configDir: string): Promise<(ds: DemoDataset, e: DemoEve
     }
     return e;
   };
+}
+
+/**
+ * The lake package alone, as a reference for the writer figure: `CuratedTable.append` of the same
+ * enriched events, already decoded, in batches of `maxRows` (one ParquetWriter, in this process).
+ * What the lake-writer spends beyond it goes to NATS, frame decoding and its own bookkeeping.
+ */
+export async function measureTableAppend(
+  rootDir: string,
+  events: number,
+  maxRows: number,
+  phase: Phase,
+): Promise<{ events: number; seconds: number; eventsPerS: number }> {
+  const configDir = join(rootDir, "config");
+  const definitions = await loadDatasets(configDir);
+  const types = latestTypes(definitions);
+  const enrich = await enricher(configDir);
+  const dir = await mkdtemp(join(tmpdir(), "inlet-bench-append-"));
+  const writer = await ParquetWriter.create();
+  const perDataset = Math.floor(events / BENCH_DATASETS.length);
+  let seconds = 0;
+  try {
+    for (const ds of BENCH_DATASETS) {
+      const { type, version } = types.get(ds)!;
+      const def = definitions.find((d) => d.name === ds)!;
+      const table = await CuratedTable.open({
+        lakeDir: dir,
+        dataset: ds,
+        avroSchema: def.versions.at(-1)!.schema,
+        schemaVersion: version,
+        eventTimeField: def.settings.eventTimeField,
+        appId: "bench",
+        writer,
+      });
+      for (let done = 0; done < perDataset; done += maxRows) {
+        phase.update(`lake alone: appending ${ds} ${count(done)} / ${count(perDataset)}`);
+        const n = Math.min(maxRows, perDataset - done);
+        const ingestedAt = Date.now();
+        // Through Avro and back, so the rows look exactly as the lake-writer decodes them.
+        const rows: CuratedRow[] = generateEvents(ds, n, 700 + done, version).map((e, i) => ({
+          event: type.fromBuffer(type.toBuffer(enrich(ds, e))) as Record<string, unknown>,
+          eventId: `a-${ds}-${done + i}`,
+          ingestedAt,
+          traceId: "0af7651916cd43dd8448eb211c80319c",
+          schemaVersion: version,
+        }));
+        const started = performance.now();
+        await table.append(rows, done + n);
+        seconds += (performance.now() - started) / 1000;
+      }
+    }
+  } finally {
+    await writer.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const total = perDataset * BENCH_DATASETS.length;
+  return { events: total, seconds: Math.round(seconds * 100) / 100, eventsPerS: Math.round(total / seconds) };
 }

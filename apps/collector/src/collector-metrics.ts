@@ -14,21 +14,34 @@ export interface CollectorMetrics {
   request(transport: string, status: number): void;
   /** Records how long one frame publish took until its PubAck, in seconds. */
   publishDuration(dataset: string, seconds: number): void;
-  /** Stops observing the in-flight gauge. */
+  /** Stops observing the in-flight gauges. */
   close(): void;
 }
 
+/** What is in flight now, read at each scrape (the {@link InflightLimiter}). */
+export interface InflightCounts {
+  readonly inflight: number;
+  readonly inflightBytes: number;
+}
+
 /**
- * Creates the collector's counters and histogram on `meter` (names under `inlet.collector.`), and a
- * gauge of the events in flight read from `inflight` at each scrape.
+ * Creates the collector's counters and histogram on `meter` (names under `inlet.collector.`), and
+ * gauges of the events and body bytes in flight read from `inflight` at each scrape.
  */
-export function createCollectorMetrics(meter: Meter, inflight: () => number): CollectorMetrics {
+export function createCollectorMetrics(meter: Meter, inflight: InflightCounts): CollectorMetrics {
   const inflightGauge = meter.createObservableGauge("inlet.collector.events.inflight", {
     description: "Events being validated or published now, across requests",
   });
   const observeInflight: Parameters<typeof inflightGauge.addCallback>[0] = (result) =>
-    result.observe(inflight());
+    result.observe(inflight.inflight);
   inflightGauge.addCallback(observeInflight);
+  const bytesGauge = meter.createObservableGauge("inlet.collector.bytes.inflight", {
+    description: "Request body bytes being validated or published now, across requests",
+    unit: "By",
+  });
+  const observeBytes: Parameters<typeof bytesGauge.addCallback>[0] = (result) =>
+    result.observe(inflight.inflightBytes);
+  bytesGauge.addCallback(observeBytes);
   const accepted = meter.createCounter("inlet.collector.events.accepted", {
     description: "Events stored in the INGEST stream",
   });
@@ -78,6 +91,9 @@ export function createCollectorMetrics(meter: Meter, inflight: () => number): Co
       requests.add(1, attrs);
     },
     publishDuration: (dataset, seconds) => publish.record(seconds, datasetAttrs(dataset)),
-    close: () => inflightGauge.removeCallback(observeInflight),
+    close() {
+      inflightGauge.removeCallback(observeInflight);
+      bytesGauge.removeCallback(observeBytes);
+    },
   };
 }

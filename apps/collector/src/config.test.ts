@@ -9,7 +9,8 @@ describe("loadConfig", () => {
       INLET_COLLECTOR_PORT: 8080,
       INLET_COLLECTOR_MAX_BODY_BYTES: 8 * 1024 * 1024,
       INLET_COLLECTOR_MAX_EVENTS_PER_REQUEST: 10_000,
-      INLET_COLLECTOR_MAX_INFLIGHT_EVENTS: 200_000,
+      INLET_COLLECTOR_MAX_INFLIGHT_EVENTS: 50_000,
+      INLET_COLLECTOR_MAX_INFLIGHT_BYTES: 16 * 1024 * 1024,
       INLET_COLLECTOR_FRAME_MAX_EVENTS: 1_000,
       INLET_COLLECTOR_PUBLISH_TIMEOUT: 5_000,
       INLET_COLLECTOR_RETRY_AFTER: 2_000,
@@ -43,5 +44,14 @@ describe("loadConfig", () => {
         INLET_COLLECTOR_MAX_INFLIGHT_EVENTS: "100",
       }),
     ).toThrow(/INLET_COLLECTOR_MAX_EVENTS_PER_REQUEST/);
+  });
+
+  it("refuses a body limit above the in-flight byte limit", () => {
+    expect(() =>
+      loadConfig({
+        INLET_COLLECTOR_MAX_BODY_BYTES: "2000000",
+        INLET_COLLECTOR_MAX_INFLIGHT_BYTES: "1000000",
+      }),
+    ).toThrow(/INLET_COLLECTOR_MAX_BODY_BYTES/);
   });
 });

@@ -9,16 +9,22 @@ export const collectorEnv = commonEnv
     INLET_COLLECTOR_PORT: port(8080),
     INLET_COLLECTOR_MAX_BODY_BYTES: positiveInt(8 * MIB),
     INLET_COLLECTOR_MAX_EVENTS_PER_REQUEST: positiveInt(10_000),
-    INLET_COLLECTOR_MAX_INFLIGHT_EVENTS: positiveInt(200_000),
+    INLET_COLLECTOR_MAX_INFLIGHT_EVENTS: positiveInt(50_000),
+    INLET_COLLECTOR_MAX_INFLIGHT_BYTES: positiveInt(16 * MIB),
     INLET_COLLECTOR_FRAME_MAX_EVENTS: positiveInt(1_000),
     INLET_COLLECTOR_PUBLISH_TIMEOUT: durationMs(5_000),
     INLET_COLLECTOR_RETRY_AFTER: durationMs(2_000),
     INLET_COLLECTOR_SCHEMA_REFRESH: durationMs(30_000),
     INLET_REGISTER_SCHEMAS: bool(true),
+    INLET_RAW_ENABLED: bool(true),
   })
   .refine((env) => env.INLET_COLLECTOR_MAX_EVENTS_PER_REQUEST <= env.INLET_COLLECTOR_MAX_INFLIGHT_EVENTS, {
     path: ["INLET_COLLECTOR_MAX_EVENTS_PER_REQUEST"],
     message: "expected at most INLET_COLLECTOR_MAX_INFLIGHT_EVENTS (a request must fit in flight)",
+  })
+  .refine((env) => env.INLET_COLLECTOR_MAX_BODY_BYTES <= env.INLET_COLLECTOR_MAX_INFLIGHT_BYTES, {
+    path: ["INLET_COLLECTOR_MAX_BODY_BYTES"],
+    message: "expected at most INLET_COLLECTOR_MAX_INFLIGHT_BYTES (a request must fit in flight)",
   });
 
 /** The parsed {@link collectorEnv}. */

@@ -1,10 +1,12 @@
-import { v7 as uuidv7 } from "uuid";
+import { UuidV7Generator } from "./uuid-v7.js";
 
 /** The JSON property a client sets to name its event (removed before validation). */
 export const EVENT_ID_FIELD = "_event_id";
 
 /** Longest client-given event id, in characters. */
 export const MAX_EVENT_ID_LENGTH = 128;
+
+const uuidV7 = new UuidV7Generator();
 
 /** The event id of one event, or why the client-given one is refused. */
 export type EventIdResult = { ok: true; id: string } | { ok: false; got: unknown; message: string };
@@ -14,7 +16,7 @@ export type EventIdResult = { ok: true; id: string } | { ok: false; got: unknown
  * string of at most {@link MAX_EVENT_ID_LENGTH} characters; assigns a UUIDv7 when the event has none.
  */
 export function takeEventId(event: Record<string, unknown>): EventIdResult {
-  if (!Object.hasOwn(event, EVENT_ID_FIELD)) return { ok: true, id: uuidv7() };
+  if (!Object.hasOwn(event, EVENT_ID_FIELD)) return { ok: true, id: uuidV7.next() };
   const given = event[EVENT_ID_FIELD];
   delete event[EVENT_ID_FIELD];
   if (typeof given !== "string" || given.length === 0 || given.length > MAX_EVENT_ID_LENGTH) {

@@ -24,14 +24,16 @@ export function ingestRoute(deps: HttpIngressDeps): Route {
     method: "POST",
     path: "/v1/events/:dataset",
     handler: async (req, res, params) => {
-      if (limiter.full) {
+      // The body is held while it is read, so it counts in flight from the start: its declared
+      // length, or the most a body may be when it declares none.
+      const reading = declaredBytes(req.headers["content-length"], deps.maxBodyBytes);
+      if (limiter.full || !limiter.tryAcquire(0, reading)) {
         // Refuse before buffering the body: that is the memory being protected.
         metrics.request(Transport.Http, 503);
-        const message = `the collector has ${limiter.max} events in flight, its limit: retry shortly`;
         sendJson(
           res,
           503,
-          { error: { code: "OVERLOADED", message } },
+          { error: { code: "OVERLOADED", message: limiter.refusal } },
           { "retry-after": String(deps.retryAfterSeconds) },
         );
         req.resume();
@@ -43,6 +45,9 @@ export function ingestRoute(deps: HttpIngressDeps): Route {
       } catch (error) {
         if (error instanceof HttpError) metrics.request(Transport.Http, error.status);
         throw error;
+      } finally {
+        // Handed over to the ingestor, which counts the body again before its first await.
+        limiter.release(0, reading);
       }
       const answer = await ingestor.handle({
         transport: Transport.Http,
@@ -70,4 +75,10 @@ export function wantsErrorsOnly(url: string | undefined): boolean {
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** The bytes a body will take: its `Content-Length` when it declares one within `max`, else `max`. */
+export function declaredBytes(contentLength: string | undefined, max: number): number {
+  if (contentLength === undefined || !/^\d{1,15}$/.test(contentLength)) return max;
+  return Math.min(Number(contentLength), max);
 }

@@ -18,4 +18,19 @@ describe("InflightLimiter", () => {
     expect(limiter.tryAcquire(7)).toBe(true);
     expect(limiter.inflight).toBe(10);
   });
+
+  it("refuses a request whose body bytes would go over the byte limit, whatever its event count", () => {
+    const limiter = new InflightLimiter(1_000, 100);
+    expect(limiter.tryAcquire(1, 80)).toBe(true);
+    expect(limiter.tryAcquire(1, 30)).toBe(false);
+    expect(limiter.inflightBytes).toBe(80);
+    expect(limiter.tryAcquire(1, 20)).toBe(true);
+    expect(limiter.full).toBe(true);
+    expect(limiter.refusal).toBe(
+      "the collector has 2 events (100 bytes) in flight, its limits are 1000 events and 100 bytes: retry shortly",
+    );
+    limiter.release(1, 80);
+    expect(limiter.full).toBe(false);
+    expect(limiter.tryAcquire(1, 80)).toBe(true);
+  });
 });

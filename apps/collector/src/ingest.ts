@@ -157,7 +157,8 @@ export class Ingestor {
     }
 
     const count = body.events.length;
-    if (!d.limiter.tryAcquire(count)) throw this.#overloaded();
+    const bytes = request.body.byteLength;
+    if (!d.limiter.tryAcquire(count, bytes)) throw this.#overloaded();
     try {
       const batch = validateBatch(body, schema, Date.now());
       const [frames, deadLettered] = await Promise.all([
@@ -203,16 +204,14 @@ export class Ingestor {
       }
       return built.status === 503 ? { ...built, retryAfterSeconds: d.retryAfterSeconds } : built;
     } finally {
-      d.limiter.release(count);
+      d.limiter.release(count, bytes);
     }
   }
 
   #overloaded(): IngestError {
-    return new IngestError(
-      IngestErrorCode.Overloaded,
-      `the collector has ${this.#deps.limiter.max} events in flight, its limit: retry shortly`,
-      { retryAfterSeconds: this.#deps.retryAfterSeconds },
-    );
+    return new IngestError(IngestErrorCode.Overloaded, this.#deps.limiter.refusal, {
+      retryAfterSeconds: this.#deps.retryAfterSeconds,
+    });
   }
 
   /** Dead-letters every rejected event; resolves with why it failed, or undefined when all were stored. */

@@ -63,8 +63,11 @@ export function createCollector(deps: CollectorDeps): Collector {
   const { config, logger, tracer } = deps;
   const prefix = deps.prefix ?? "";
   const subjects = createSubjects(prefix);
-  const limiter = new InflightLimiter(config.INLET_COLLECTOR_MAX_INFLIGHT_EVENTS);
-  const metrics = createCollectorMetrics(deps.meter, () => limiter.inflight);
+  const limiter = new InflightLimiter(
+    config.INLET_COLLECTOR_MAX_INFLIGHT_EVENTS,
+    config.INLET_COLLECTOR_MAX_INFLIGHT_BYTES,
+  );
+  const metrics = createCollectorMetrics(deps.meter, limiter);
   const retryAfterSeconds = Math.max(1, Math.ceil(config.INLET_COLLECTOR_RETRY_AFTER / 1000));
 
   let bus: Bus | undefined;
@@ -135,7 +138,11 @@ export function createCollector(deps: CollectorDeps): Collector {
       });
       logger.info({ datasets: schemas.datasets() }, "schemas loaded");
       if (deps.provisionConsumers ?? true) {
-        await ensureTopology(bus.jsm, { ...streamOptions, datasets: schemas.datasets() });
+        await ensureTopology(bus.jsm, {
+          ...streamOptions,
+          datasets: schemas.datasets(),
+          rawZone: config.INLET_RAW_ENABLED,
+        });
       }
 
       interest = await IngestInterest.start({
@@ -187,6 +194,8 @@ export function createCollector(deps: CollectorDeps): Collector {
         closeTimeoutMs: config.INLET_COLLECTOR_PUBLISH_TIMEOUT + 5_000,
       });
       natsIngress = startNatsIngress({ nc: bus.nc, subjects, ingestor, logger });
+      // The server knows the subscription once start() resolves: no "no responders" right after.
+      await bus.nc.flush();
       logger.info({ url: http.url, collect: subjects.all.collect }, "collector listening");
     },
 

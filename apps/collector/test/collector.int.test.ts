@@ -409,4 +409,35 @@ describe("collector when NATS goes away", () => {
       await server.stop();
     }
   });
+  test("refuses a body that would pass the in-flight byte limit while another waits for NATS", async () => {
+    const server = await startNatsServer();
+    const t = await startTestCollector(server.url, {
+      env: {
+        INLET_COLLECTOR_PUBLISH_TIMEOUT: "1500ms",
+        INLET_COLLECTOR_MAX_BODY_BYTES: "4000",
+        INLET_COLLECTOR_MAX_INFLIGHT_BYTES: "4000",
+      },
+    });
+    try {
+      await server.kill();
+      // Twelve events hold over 2 kB while they wait for their PubAck: as much again does not fit.
+      const big = JSON.stringify(Array.from({ length: 12 }, (_, i) => click({ _event_id: `b-${i}` })));
+      expect(big.length).toBeGreaterThan(2_000);
+      const waiting = t.post("clicks", big);
+      await waitFor(async () =>
+        /inlet_collector_bytes_inflight [1-9]/.test(await (await fetch(`${t.collector.url}/metrics`)).text()),
+      );
+      const refused = await t.post("clicks", big);
+      expect(refused.status).toBe(503);
+      expect((await errorAnswer(refused)).code).toBe("OVERLOADED");
+      expect((await waiting).status).toBe(503);
+      // Once the first request is answered its bytes are free again.
+      const small = await t.post("clicks", JSON.stringify([click({ _event_id: "s-1" })]));
+      expect(small.status).toBe(503);
+      expect(await ingestAnswer(small)).toMatchObject({ failed: 1 });
+    } finally {
+      await t.close();
+      await server.stop();
+    }
+  });
 });

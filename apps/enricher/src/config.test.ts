@@ -9,7 +9,7 @@ describe("loadConfig", () => {
     expect(config.INLET_ENRICHER_MAX_ACK_PENDING).toBe(64);
     expect(config.INLET_ENRICHER_MAX_DELIVERIES).toBe(5);
     expect(config.INLET_ENRICHER_LOAD_REFERENCE).toBe(true);
-    expect(config.INLET_ENRICHER_MAX_REFERENCE_ENTRIES).toBe(1_000_000);
+    expect(config.INLET_ENRICHER_MAX_REFERENCE_ENTRIES).toBe(100_000);
   });
 
   it("reads booleans and lists every bad key", () => {

@@ -8,7 +8,7 @@ export const enricherEnv = commonEnv.extend({
   INLET_ENRICHER_MAX_ACK_PENDING: positiveInt(64),
   INLET_ENRICHER_MAX_DELIVERIES: positiveInt(5, 100),
   INLET_ENRICHER_LOAD_REFERENCE: bool(true),
-  INLET_ENRICHER_MAX_REFERENCE_ENTRIES: positiveInt(1_000_000),
+  INLET_ENRICHER_MAX_REFERENCE_ENTRIES: positiveInt(100_000),
 });
 
 /** The parsed {@link enricherEnv}. */

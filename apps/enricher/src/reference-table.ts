@@ -164,7 +164,7 @@ export class ReferenceTable implements Lookup {
 
   #tooMany(): EnrichmentError {
     return new EnrichmentError(
-      `reference table "${this.table}" (bucket ${this.bucket}) holds more than ${this.#maxEntries} entries: raise INLET_ENRICHER_MAX_REFERENCE_ENTRIES or shrink the table`,
+      `reference table "${this.table}" (bucket ${this.bucket}) holds more than ${this.#maxEntries} entries: raise INLET_ENRICHER_MAX_REFERENCE_ENTRIES (and the heap cap with it, see the README) or shrink the table`,
       EnrichmentErrorCode.TooManyEntries,
     );
   }

@@ -64,7 +64,7 @@ export interface EnricherDeps {
   replicas: number;
   /** Seed an empty reference bucket from its file (default true). */
   loadReference?: boolean;
-  /** Most entries per reference table held in memory (default 1,000,000). */
+  /** Most entries per reference table held in memory (default 100,000). */
   maxReferenceEntries?: number;
   /** Frames handled at once (default 8). */
   concurrency?: number;
@@ -234,7 +234,7 @@ export function createEnricher(deps: EnricherDeps): Enricher {
             table: name,
             bucket: `${bucketPrefix}${name}`,
             replicas: deps.replicas,
-            maxEntries: deps.maxReferenceEntries ?? 1_000_000,
+            maxEntries: deps.maxReferenceEntries ?? 100_000,
             logger,
             ...(spec.file !== undefined && (deps.loadReference ?? true)
               ? { seedFile: resolve(deps.configDir, spec.file) }

@@ -13,6 +13,33 @@ describe("loadConfig", () => {
     expect(config.INLET_WRITER_ACK_WAIT_MS).toBe(30_000);
     expect(config.INLET_WRITER_MAX_ACK_PENDING).toBe(2_000);
     expect(config.INLET_RAW_ENABLED).toBe(true);
+    expect(config.INLET_WRITER_TARGET_FILE_BYTES).toBe(128 * 1024 * 1024);
+    expect(config.INLET_WRITER_COMPACT_INTERVAL_MS).toBe(600_000);
+    expect(config.INLET_WRITER_COMPACT_MIN_FILES).toBe(20);
+    expect(config.INLET_WRITER_VACUUM_INTERVAL_MS).toBe(3_600_000);
+    expect(config.INLET_WRITER_VACUUM_RETENTION_MS).toBe(7 * 24 * 3_600_000);
+  });
+
+  it("turns compaction and vacuum off with an interval of 0", () => {
+    const config = loadConfig({
+      INLET_WRITER_COMPACT_INTERVAL_MS: "0",
+      INLET_WRITER_VACUUM_INTERVAL_MS: "0",
+    });
+    expect(config.INLET_WRITER_COMPACT_INTERVAL_MS).toBe(0);
+    expect(config.INLET_WRITER_VACUUM_INTERVAL_MS).toBe(0);
+  });
+
+  it("refuses a vacuum retention under an hour and compaction of fewer than 2 files", () => {
+    let error: unknown;
+    try {
+      loadConfig({ INLET_WRITER_VACUUM_RETENTION_MS: "10m", INLET_WRITER_COMPACT_MIN_FILES: "1" });
+    } catch (err) {
+      error = err;
+    }
+    expect((error as ConfigError).problems.map((p) => p.split(":")[0])).toEqual([
+      "INLET_WRITER_COMPACT_MIN_FILES",
+      "INLET_WRITER_VACUUM_RETENTION_MS",
+    ]);
   });
 
   it("derives the ack wait from a long flush interval", () => {

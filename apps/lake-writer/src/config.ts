@@ -2,6 +2,13 @@ import { bool, commonEnv, durationMs, type Env, parseEnv, port, positiveInt } fr
 import { z } from "zod";
 
 const DATASET_NAME = /^[a-z][a-z0-9_]*$/;
+const MIB = 1024 * 1024;
+const HOUR_MS = 3_600_000;
+/**
+ * The shortest vacuum retention: a file younger than this may be one a flush wrote and is about to
+ * commit, or one a running query still reads.
+ */
+export const MIN_VACUUM_RETENTION_MS = HOUR_MS;
 
 /** A comma-separated list of dataset names (`clicks,transactions`); unset means every dataset. */
 function datasetList() {
@@ -27,11 +34,17 @@ const lakeWriterEnv = commonEnv
     INLET_LAKE_WRITER_PORT: port(8093),
     INLET_WRITER_DATASETS: datasetList(),
     INLET_WRITER_MAX_ROWS: positiveInt(100_000),
-    INLET_WRITER_MAX_BYTES: positiveInt(64 * 1024 * 1024),
+    INLET_WRITER_MAX_BYTES: positiveInt(64 * MIB),
+    INLET_WRITER_TARGET_FILE_BYTES: positiveInt(128 * MIB),
     INLET_WRITER_FLUSH_MS: durationMs(5_000),
     INLET_WRITER_ACK_WAIT_MS: durationMs().optional(),
     INLET_WRITER_MAX_ACK_PENDING: positiveInt(2_000),
     INLET_RAW_ENABLED: bool(true),
+    INLET_RAW_FLUSH_MS: durationMs(1_000),
+    INLET_WRITER_COMPACT_INTERVAL_MS: durationMs(10 * 60_000),
+    INLET_WRITER_COMPACT_MIN_FILES: positiveInt(20),
+    INLET_WRITER_VACUUM_INTERVAL_MS: durationMs(HOUR_MS),
+    INLET_WRITER_VACUUM_RETENTION_MS: durationMs(7 * 24 * HOUR_MS),
   })
   .superRefine((env, ctx) => {
     if (env.INLET_WRITER_FLUSH_MS < 10) {
@@ -39,6 +52,13 @@ const lakeWriterEnv = commonEnv
         code: "custom",
         path: ["INLET_WRITER_FLUSH_MS"],
         message: "expected a flush interval of at least 10ms",
+      });
+    }
+    if (env.INLET_RAW_FLUSH_MS < 10 || env.INLET_RAW_FLUSH_MS > 10_000) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["INLET_RAW_FLUSH_MS"],
+        message: "expected a raw flush interval from 10ms to 10s (frames wait un-acked until it)",
       });
     }
     if (
@@ -49,6 +69,21 @@ const lakeWriterEnv = commonEnv
         code: "custom",
         path: ["INLET_WRITER_ACK_WAIT_MS"],
         message: "expected an ack wait of at least twice INLET_WRITER_FLUSH_MS",
+      });
+    }
+    if (env.INLET_WRITER_COMPACT_MIN_FILES < 2) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["INLET_WRITER_COMPACT_MIN_FILES"],
+        message: "expected at least 2 files (compacting one file alone gains nothing)",
+      });
+    }
+    if (env.INLET_WRITER_VACUUM_RETENTION_MS < MIN_VACUUM_RETENTION_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["INLET_WRITER_VACUUM_RETENTION_MS"],
+        message:
+          "expected a retention of at least 1h (a younger file may be about to be committed or still be read)",
       });
     }
   });

@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type DeadLetters, FrameError, type ReceivedFrame, readFrame, Stage } from "@inlet/bus";
+import {
+  collectorFrameId,
+  type DeadLetters,
+  FrameError,
+  type ReceivedFrame,
+  readFrame,
+  Stage,
+} from "@inlet/bus";
 import { type CuratedRow, type CuratedTable, LakeError, LakeErrorCode } from "@inlet/lake";
 import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistry } from "@inlet/schema";
 import {
@@ -24,8 +31,16 @@ import {
   traceIdFromTraceparent,
 } from "@inlet/telemetry";
 import type { Consumer, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import { type FlushBounds, FlushReason, MicroBatch } from "./micro-batch.js";
+import {
+  addPartitionRows,
+  FileSizer,
+  largestPartition,
+  type PartitionRows,
+  partitionRowsOf,
+} from "./file-sizing.js";
+import { type BatchEntry, type FlushBounds, FlushReason, MicroBatch } from "./micro-batch.js";
 import { PullLoop } from "./pull-loop.js";
+import { RecentFrames } from "./recent-frames.js";
 import { type RejectedEvent, RowDecoder } from "./row-decoder.js";
 import { type WriterGauges, type WriterMetrics, Zone } from "./writer-metrics.js";
 
@@ -46,6 +61,10 @@ export interface CuratedWriterOptions {
   readonly registry: SchemaRegistry;
   readonly deadLetters: DeadLetters;
   readonly bounds: FlushBounds;
+  /** Target size of a data file, bytes: a flush starts when a partition's rows would fill one. */
+  readonly targetFileBytes: number;
+  /** True when the table is partitioned by `event_date` (from `eventTimeField`). */
+  readonly partitioned: boolean;
   /** The consumer's ack wait, ms: buffered frames are kept alive well within it. */
   readonly ackWaitMs: number;
   /** Frames per fetch and how long a fetch waits, ms. */
@@ -55,26 +74,37 @@ export interface CuratedWriterOptions {
   readonly tracer: Tracer;
 }
 
-/** One buffered frame: its rows, its span (ended at the commit) and its newest event time. */
+/**
+ * One buffered frame: its rows (and how many fall in each partition), its span (ended at the
+ * commit), its newest event time, its content id.
+ */
 interface BufferedFrame {
   readonly rows: CuratedRow[];
+  readonly partitions: PartitionRows;
   readonly span: Span;
   readonly newest: number;
+  readonly contentId: string | undefined;
 }
 
 type Batch = MicroBatch<JsMsg, BufferedFrame>;
 
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
+// A frame published again after a nats-server crash comes back within the upstream consumers' ack
+// waits and the streams' 2-minute duplicate window: ten minutes covers both with room to spare.
+const DUPLICATE_WINDOW_MS = 10 * 60_000;
+const DUPLICATE_WINDOW_FRAMES = 100_000;
 
 /**
  * Writes one dataset's curated frames into its Delta table, exactly once.
  *
  * Frames are buffered into a micro-batch, and a flush appends the batch's rows in ONE Delta commit
- * whose txn (appId = the consumer name) carries the highest stream sequence of the batch; only
- * then is every frame of the batch acked. After a crash the commit may exist without the acks, so
- * JetStream redelivers: a frame whose sequence is at or below the committed txn version is acked
- * without writing.
+ * whose txn (appId = the consumer name) carries the highest stream sequence of the batch (a batch
+ * too large for one file per partition is cut, in stream order, into several commits, each with
+ * its own highest sequence); only then is every frame of the batch acked. After a crash the commit
+ * may exist without the acks, so JetStream redelivers: a frame whose sequence is at or below the
+ * committed txn version is acked without writing. A frame with the same events as one committed
+ * recently (a stage published it again after a nats-server crash) is acked without writing too.
  *
  * That rule holds only if no frame is committed before an older one of the same consumer: the
  * txn version must mean "everything up to here". JetStream delivers in sequence order, so the risk
@@ -95,10 +125,16 @@ export class CuratedWriter implements WriterGauges {
   readonly #log: Logger;
   readonly #tickMs: number;
   readonly #schemas = new Map<string, RegisteredSchema>();
+  readonly #recent = new RecentFrames(DUPLICATE_WINDOW_MS, DUPLICATE_WINDOW_FRAMES);
+  // Content ids of the frames in the batches in memory (filling and flushing).
+  readonly #bufferedContent = new Set<string>();
   #table: CuratedTable;
   #decoder: RowDecoder;
   #committed = 0;
   #current: Batch;
+  // Rows per partition in #current.
+  #currentPartitions: PartitionRows = new Map();
+  readonly #sizer: FileSizer;
   #flushing: Batch | undefined;
   #flushDone: Promise<void> | undefined;
   #gateOpen = false;
@@ -118,6 +154,8 @@ export class CuratedWriter implements WriterGauges {
     this.#table = table;
     this.#decoder = new RowDecoder(options.schema, options.eventTimeField);
     this.#current = new MicroBatch(options.bounds);
+    this.#sizer = new FileSizer(options.targetFileBytes);
+    this.#sizer.learn(table.snapshot?.files);
   }
 
   /** Opens the dataset's table under its newest schema. */
@@ -176,6 +214,7 @@ export class CuratedWriter implements WriterGauges {
     }
     this.#handBack(this.#current);
     this.#current = new MicroBatch(this.#o.bounds);
+    this.#currentPartitions = new Map();
     this.#o.metrics.unwatch(this);
     this.#log.info({ committedSeq: this.#committed }, "curated writer stopped");
   }
@@ -213,6 +252,23 @@ export class CuratedWriter implements WriterGauges {
       await this.#deadLetterFrame(msg, e instanceof FrameError ? e.code : "BAD_FRAME", String(e.message));
       return;
     }
+    // The same events under a new sequence: published again upstream after a nats-server crash.
+    const contentId =
+      frame.events.length === 0
+        ? undefined
+        : collectorFrameId(
+            this.dataset,
+            frame.events.map((e) => e.id),
+          );
+    if (contentId !== undefined && (this.#recent.has(contentId) || this.#bufferedContent.has(contentId))) {
+      msg.ack();
+      this.#o.metrics.frameDuplicate(this.dataset, this.zone);
+      this.#log.warn(
+        { seq, msgId: frame.msgId, contentId },
+        "frame holds the same events as one already written, dropped",
+      );
+      return;
+    }
     const writer = await this.#writerSchema(frame.schemaId, msg);
     if (writer === undefined) return;
     if (writer.version > this.#decoder.schema.version && !(await this.#upgrade(writer, msg))) return;
@@ -235,11 +291,21 @@ export class CuratedWriter implements WriterGauges {
       await Promise.all(rejected.map((r) => this.#deadLetterEvent(r, frame.traceparent)));
     }
     this.#o.metrics.frameIn(this.dataset, this.zone, frame.events.length);
-    this.#current.add(seq, msg, { rows, span, newest }, rows.length, msg.data.length, Date.now());
-    if (this.#gateOpen && this.#current.full()) {
+    const partitions = partitionRowsOf(rows, this.#o.partitioned ? this.#o.eventTimeField : undefined);
+    this.#current.add(
+      seq,
+      msg,
+      { rows, partitions, span, newest, contentId },
+      rows.length,
+      msg.data.length,
+      Date.now(),
+    );
+    addPartitionRows(this.#currentPartitions, partitions);
+    if (contentId !== undefined) this.#bufferedContent.add(contentId);
+    if (this.#gateOpen && (this.#current.full() || this.#fillsFile())) {
       // Backpressure: one flush at a time, so at most two batches are ever in memory.
       while (this.#flushDone !== undefined) await this.#flushDone;
-      const reason = this.#current.due(Date.now());
+      const reason = this.#due(Date.now());
       if (this.#gateOpen && reason !== undefined) this.#beginFlush(reason);
     }
   }
@@ -255,7 +321,7 @@ export class CuratedWriter implements WriterGauges {
             this.#gateCheck = undefined;
           });
     } else if (this.#flushDone === undefined) {
-      const reason = this.#current.due(now);
+      const reason = this.#due(now);
       if (reason !== undefined) this.#beginFlush(reason);
     }
     this.#keepAlive(now);
@@ -294,10 +360,22 @@ export class CuratedWriter implements WriterGauges {
     this.#gateOpen = false;
   }
 
+  // Why the filling batch must be flushed now: a bound, its age, or a partition filling a file.
+  #due(now: number): FlushReason | undefined {
+    return this.#current.due(now) ?? (this.#fillsFile() ? FlushReason.File : undefined);
+  }
+
+  #fillsFile(): boolean {
+    const batch = this.#current;
+    if (batch.rows === 0) return false;
+    return largestPartition(this.#currentPartitions) >= this.#sizer.rowsPerFile(batch.bytes / batch.rows);
+  }
+
   #beginFlush(reason: FlushReason): void {
     const batch = this.#current;
     if (batch.frames === 0) return;
     this.#current = new MicroBatch(this.#o.bounds);
+    this.#currentPartitions = new Map();
     this.#flushing = batch;
     this.#flushDone = this.#commit(batch, reason).finally(() => {
       this.#flushing = undefined;
@@ -310,10 +388,10 @@ export class CuratedWriter implements WriterGauges {
   async #commit(batch: Batch, reason: FlushReason): Promise<void> {
     const started = performance.now();
     let retryMs = FIRST_RETRY_MS;
-    let rows = 0;
+    const written = { rows: 0 };
     for (;;) {
       try {
-        rows = await this.#append(batch);
+        await this.#append(batch, written);
         break;
       } catch (err) {
         if (err instanceof LakeError && err.code === LakeErrorCode.TxnAlreadyCommitted) {
@@ -332,30 +410,65 @@ export class CuratedWriter implements WriterGauges {
         retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
       }
     }
+    const committed: string[] = [];
     for (const entry of batch) {
       entry.message.ack();
       entry.item.span.end();
+      const { contentId } = entry.item;
+      if (contentId === undefined) continue;
+      committed.push(contentId);
+      this.#bufferedContent.delete(contentId);
     }
-    this.#o.metrics.committed(this.dataset, this.zone, rows, (performance.now() - started) / 1000, reason);
+    this.#recent.remember(committed, Date.now());
+    this.#o.metrics.committed(
+      this.dataset,
+      this.zone,
+      written.rows,
+      (performance.now() - started) / 1000,
+      reason,
+    );
   }
 
-  // One Delta commit for the batch, txn version = its highest sequence. Returns the rows written.
-  async #append(batch: Batch): Promise<number> {
-    if (batch.maxSeq <= this.#committed) return 0;
+  // Appends the batch's frames not committed yet, in stream order: one Delta commit, or several
+  // when a partition holds more rows than one file of the target size (a batch that grew at the
+  // gate), each with txn version = its highest sequence, so a crash between them leaves a prefix
+  // committed and the rest to redo. Counts the rows committed into `written`.
+  async #append(batch: Batch, written: { rows: number }): Promise<void> {
+    if (batch.maxSeq <= this.#committed) return;
+    const entries = [...batch].filter((e) => e.seq > this.#committed).sort((a, b) => a.seq - b.seq);
+    const rowsPerFile = this.#sizer.rowsPerFile(batch.rows === 0 ? 0 : batch.bytes / batch.rows);
+    for (const part of this.#sizer.split(entries, (e) => e.item.partitions, rowsPerFile)) {
+      written.rows += await this.#appendPart(part);
+    }
+  }
+
+  async #appendPart(entries: readonly BatchEntry<JsMsg, BufferedFrame>[]): Promise<number> {
     const rows: CuratedRow[] = [];
     let newest = 0;
-    for (const entry of batch) {
-      if (entry.seq <= this.#committed) continue;
+    let lastSeq = 0;
+    for (const entry of entries) {
       const frameRows = entry.item.rows;
       for (let i = 0; i < frameRows.length; i++) rows.push(frameRows[i]!);
       if (entry.item.newest > newest) newest = entry.item.newest;
+      if (entry.seq > lastSeq) lastSeq = entry.seq;
     }
-    const result = await this.#table.append(rows, batch.maxSeq);
-    this.#committed = batch.maxSeq;
+    const result = await this.#table.append(rows, lastSeq);
+    this.#committed = lastSeq;
     this.#lastCommitAt = Date.now();
     if (newest > this.#newestEventAt) this.#newestEventAt = newest;
+    this.#sizer.learn(this.#table.snapshot?.files);
+    if (result.checkpointError !== undefined) {
+      // The commit stands; the next commit tries the checkpoint again.
+      this.#log.warn({ err: result.checkpointError, version: result.version }, "checkpoint failed");
+    }
     this.#log.debug(
-      { version: result.version, files: result.files, rows: result.rows, txn: batch.maxSeq },
+      {
+        version: result.version,
+        files: result.files,
+        rows: result.rows,
+        txn: lastSeq,
+        ...(result.checkpoint === undefined ? {} : { checkpoint: result.checkpoint }),
+      },
       "committed",
     );
     return rows.length;
@@ -366,6 +479,7 @@ export class CuratedWriter implements WriterGauges {
     for (const entry of batch) {
       entry.message.nak();
       entry.item.span.end();
+      if (entry.item.contentId !== undefined) this.#bufferedContent.delete(entry.item.contentId);
     }
   }
 

@@ -19,6 +19,8 @@ export const FlushReason = {
   Bytes: "bytes",
   Frames: "frames",
   Interval: "interval",
+  /** A partition's rows reached the target file size. */
+  File: "file",
   Stop: "stop",
 } as const;
 

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { setTimeout as sleep, setImmediate as yieldToEventLoop } from "node:timers/promises";
 import {
   type DeadLetters,
   datasetOfSubject,
@@ -11,8 +11,7 @@ import type { RawEvent, RawZoneWriter } from "@inlet/lake";
 import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistry } from "@inlet/schema";
 import { type Logger, traceIdFromTraceparent } from "@inlet/telemetry";
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
-import { type FlushBounds, type FlushReason, MicroBatch } from "./micro-batch.js";
-import { PullLoop } from "./pull-loop.js";
+import { type FlushBounds, FlushReason, MicroBatch } from "./micro-batch.js";
 import { type WriterGauges, type WriterMetrics, Zone } from "./writer-metrics.js";
 
 /** What a {@link RawWriter} needs. */
@@ -24,7 +23,13 @@ export interface RawWriterOptions {
   readonly openWriter: () => Promise<RawZoneWriter>;
   readonly registry: SchemaRegistry;
   readonly deadLetters: DeadLetters;
+  /**
+   * When a flush (fsync, then ack) is due: rows, frames, age (`INLET_RAW_FLUSH_MS`), and bytes.
+   * `maxBytes` also bounds memory: frames fetched and not yet flushed hold at most that many
+   * bytes, and a flush starts at half of it.
+   */
   readonly bounds: FlushBounds;
+  /** Most frames per fetch, and how long one fetch waits for frames, ms (at least 1000, a nats.js rule). */
   readonly fetch: { readonly maxMessages: number; readonly expiresMs: number };
   readonly logger: Logger;
   readonly metrics: WriterMetrics;
@@ -38,88 +43,98 @@ interface RawFrame {
 
 type Batch = MicroBatch<JsMsg, RawFrame>;
 
+/** A batch being flushed, and the raw zone writer that holds its events. */
+interface Flush {
+  readonly batch: Batch;
+  readonly writer: RawZoneWriter;
+  readonly done: Promise<void>;
+}
+
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
+const FIRST_FETCH_RETRY_MS = 250;
+const MAX_FETCH_RETRY_MS = 5_000;
+// What a frame is assumed to weigh until a larger one is seen: NATS's default max payload.
+const FIRST_FRAME_BYTES = 1024 * 1024;
+// Most bytes one fetch asks for. The server pushes a fetch's frames at once and drops a client
+// (slow consumer) holding more than 64 MiB unread: a fetch must stay well under that, with the
+// curated writers' fetches on the same connection while the event loop is busy.
+const MAX_FETCH_BYTES = 8 * 1024 * 1024;
+// Appending gives the event loop back this often, so socket reads (pull heartbeats, acks) and
+// timers never wait behind a long run of frames.
+const YIELD_AFTER_MS = 10;
 
 /**
- * Writes every accepted event, as received, into the raw zone (Avro container files) and acks each
- * ingest frame once the files holding it are fsynced. At least once: after a failure or a crash,
- * frames written but not acked are written again on redelivery (exactly once is the curated
- * zone's promise). Appends happen as frames arrive; a flush (fsync) then ack runs on the same
- * triggers as the curated micro-batches.
+ * Writes every accepted event, as received, into the raw zone (Avro container files) and acks
+ * ingest frames once the files holding them are fsynced. At least once: after a failure or a
+ * crash, frames written but not acked are written again on redelivery (exactly once is the curated
+ * zone's promise).
+ *
+ * Two loops share the work. The puller fetches frames (as many as the byte bound leaves room for)
+ * into an inbox and never waits inside a fetch, so the server's heartbeats are always read. The
+ * appender takes frames from the inbox and appends their events to the open files (compression and
+ * writes run in the background). Once a bound is reached (age, bytes, rows or frames) the batch is
+ * flushed, one fsync per file, then each of its frames acked; the appender goes on with the next
+ * batch meanwhile (one flush at a time), so a slow disk delays acks, not intake.
  */
 export class RawWriter implements WriterGauges {
   readonly dataset = "all";
   readonly zone = Zone.Raw;
   readonly #o: RawWriterOptions;
   readonly #log: Logger;
+  readonly #batchBounds: FlushBounds;
   readonly #schemas = new Map<string, RegisteredSchema>();
   #writer: RawZoneWriter | undefined;
   #batch: Batch;
-  #loop: PullLoop | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #chain: Promise<unknown> = Promise.resolve();
+  #inbox: JsMsg[] = [];
+  #inboxBytes = 0;
+  #largestFrame = 0; // bytes of the largest frame fetched so far
+  #pulling: Promise<void> | undefined;
+  #appending: Promise<void> | undefined;
+  #flushing: Flush | undefined;
+  #failure: { readonly err: unknown; readonly flush: Flush } | undefined;
   #stopping = false;
-  #flushQueued = false;
+  #pulled = false;
+  #wakePuller: (() => void) | undefined;
+  #wakeAppender: (() => void) | undefined;
   #lastCommitAt = 0;
 
   constructor(options: RawWriterOptions) {
     this.#o = options;
     this.#log = options.logger.child({ consumer: options.durable, zone: Zone.Raw });
-    this.#batch = new MicroBatch(options.bounds);
+    this.#batchBounds = { ...options.bounds, maxBytes: Math.max(1, Math.floor(options.bounds.maxBytes / 2)) };
+    this.#batch = new MicroBatch(this.#batchBounds);
   }
 
   /** True while the writer pulls frames. */
   get running(): boolean {
-    return this.#loop !== undefined && !this.#stopping;
+    return this.#pulling !== undefined && !this.#stopping;
   }
 
   /** Opens the raw zone writer and starts pulling. */
   async start(): Promise<void> {
     this.#writer = await this.#o.openWriter();
     this.#o.metrics.watch(this);
-    const tickMs = Math.max(20, Math.min(250, this.#o.bounds.maxAgeMs / 4));
-    this.#timer = setInterval(() => {
-      if (this.#flushQueued || this.#batch.due(Date.now()) === undefined) return;
-      this.#flushQueued = true;
-      void this.#exclusive(() => this.#flushIfDue()).finally(() => {
-        this.#flushQueued = false;
-      });
-    }, tickMs);
-    this.#loop = new PullLoop(this.#o.consumer, {
-      ...this.#o.fetch,
-      handle: (msg) => this.#exclusive(() => this.#handle(msg)),
-      onError: (err, msg) => {
-        if (msg === undefined) this.#log.warn({ err }, "fetch failed");
-        else this.#log.error({ err, seq: msg.seq }, "frame handling failed, left for redelivery");
-      },
-    });
+    this.#pulling = this.#pull();
+    this.#appending = this.#append();
     this.#log.info("raw writer started");
   }
 
-  /** Stops pulling, writes and fsyncs everything buffered, closes the files, acks. */
+  /** Stops pulling (the fetch in progress ends), appends what was fetched, closes the files, acks. */
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    await this.#loop?.stop();
-    clearInterval(this.#timer);
-    await this.#exclusive(async () => {
-      const batch = this.#batch;
-      this.#batch = new MicroBatch(this.#o.bounds);
-      try {
-        await this.#writer?.close();
-        this.#acked(batch, "stop");
-      } catch (err) {
-        this.#log.error({ err }, "raw zone close failed, frames left for redelivery");
-        for (const entry of batch) entry.message.nak();
-      }
-    });
+    this.#wakePuller?.();
+    await this.#pulling;
+    this.#pulled = true;
+    this.#wakeAppender?.();
+    await this.#appending;
     this.#o.metrics.unwatch(this);
     this.#log.info("raw writer stopped");
   }
 
   bufferedRows(): number {
-    return this.#batch.rows;
+    return this.#batch.rows + (this.#flushing?.batch.rows ?? 0);
   }
 
   lastCommitAt(): number {
@@ -130,14 +145,103 @@ export class RawWriter implements WriterGauges {
     return 0;
   }
 
-  // Handling and flushing take turns, so a flush covers exactly the frames appended before it.
-  #exclusive<T>(operation: () => Promise<T>): Promise<T> {
-    const run = this.#chain.then(operation);
-    this.#chain = run.catch(() => {});
-    return run;
+  // Frames fetched and not yet acked, in bytes: the inbox, the batch and the batch being flushed.
+  #heldBytes(): number {
+    return this.#inboxBytes + this.#batch.bytes + (this.#flushing?.batch.bytes ?? 0);
   }
 
-  async #handle(msg: JsMsg): Promise<void> {
+  async #pull(): Promise<void> {
+    const { consumer, bounds, fetch } = this.#o;
+    let retryMs = FIRST_FETCH_RETRY_MS;
+    while (!this.#stopping) {
+      const room = bounds.maxBytes - this.#heldBytes();
+      if (room <= 0) {
+        await this.#pause(undefined); // until a flush makes room
+        continue;
+      }
+      try {
+        // As many frames as fit the room (and the fetch size), each counted as the largest frame seen.
+        const frameBytes = this.#largestFrame > 0 ? this.#largestFrame : FIRST_FRAME_BYTES;
+        const frames = Math.floor(Math.min(room, MAX_FETCH_BYTES) / frameBytes);
+        const messages = await consumer.fetch({
+          max_messages: Math.max(1, Math.min(fetch.maxMessages, frames)),
+          expires: fetch.expiresMs,
+        });
+        for await (const msg of messages) {
+          this.#inbox.push(msg);
+          this.#inboxBytes += msg.data.length;
+          this.#largestFrame = Math.max(this.#largestFrame, msg.data.length);
+          this.#wakeAppender?.();
+        }
+        retryMs = FIRST_FETCH_RETRY_MS;
+      } catch (err) {
+        if (this.#stopping) break;
+        this.#log.warn({ err }, "fetch failed");
+        await this.#pause(retryMs);
+        retryMs = Math.min(retryMs * 2, MAX_FETCH_RETRY_MS);
+      }
+    }
+  }
+
+  // Waits `ms` (or, undefined, for ever) unless stop() or a flush wakes the puller first.
+  async #pause(ms: number | undefined): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
+      this.#wakePuller = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wakePuller = undefined;
+  }
+
+  async #append(): Promise<void> {
+    let yieldedAt = performance.now();
+    for (;;) {
+      if (this.#failure !== undefined) await this.#flushFailed(this.#failure.err, this.#failure.flush);
+      const msg = this.#inbox.shift();
+      if (msg === undefined) {
+        if (this.#pulled) break;
+        this.#wakePuller?.(); // frames dead-lettered or skipped left room without a flush
+        await this.#idle();
+        this.#flushIfDue();
+        yieldedAt = performance.now();
+        continue;
+      }
+      this.#inboxBytes -= msg.data.length;
+      try {
+        await this.#appendFrame(msg);
+      } catch (err) {
+        this.#log.error({ err, seq: msg.seq }, "frame handling failed, left for redelivery");
+      }
+      this.#flushIfDue();
+      if (performance.now() - yieldedAt >= YIELD_AFTER_MS) {
+        await yieldToEventLoop();
+        yieldedAt = performance.now();
+      }
+    }
+    await this.#flushing?.done;
+    if (this.#failure !== undefined) await this.#flushFailed(this.#failure.err, this.#failure.flush);
+    await this.#close();
+  }
+
+  // Waits for a frame, the end of the flush under way, the batch's age bound, or the end of pulling.
+  async #idle(): Promise<void> {
+    const waitMs =
+      this.#flushing !== undefined || this.#batch.frames === 0
+        ? undefined
+        : Math.max(0, this.#o.bounds.maxAgeMs - this.#batch.age(Date.now()));
+    await new Promise<void>((resolve) => {
+      const timer = waitMs === undefined ? undefined : setTimeout(resolve, waitMs);
+      this.#wakeAppender = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wakeAppender = undefined;
+  }
+
+  async #appendFrame(msg: JsMsg): Promise<void> {
     if (this.#batch.swap(msg.seq, msg)) {
       this.#o.metrics.frameSkipped("all", this.zone);
       return;
@@ -175,26 +279,53 @@ export class RawWriter implements WriterGauges {
       msg.data.length,
       Date.now(),
     );
-    if (this.#batch.full()) await this.#flushIfDue();
   }
 
-  async #flushIfDue(): Promise<void> {
+  // Starts flushing the batch when a bound is reached and no flush is under way: its frames are
+  // acked once the raw zone writer says they are on disk; the next batch fills meanwhile.
+  #flushIfDue(): void {
+    const writer = this.#writer;
+    if (this.#flushing !== undefined || writer === undefined) return;
     const reason = this.#batch.due(Date.now());
-    if (reason === undefined || this.#writer === undefined) return;
+    if (reason === undefined) return;
     const batch = this.#batch;
-    this.#batch = new MicroBatch(this.#o.bounds);
+    this.#batch = new MicroBatch(this.#batchBounds);
+    const started = performance.now();
+    const done = writer
+      .flush()
+      .then(
+        () => this.#acked(batch, reason, (performance.now() - started) / 1000),
+        (err: unknown) => {
+          this.#failure = { err, flush };
+        },
+      )
+      .finally(() => {
+        this.#flushing = undefined;
+        this.#wakeAppender?.();
+        this.#wakePuller?.();
+      });
+    const flush: Flush = { batch, writer, done };
+    this.#flushing = flush;
+  }
+
+  // At the end: closes the files (every buffered event written, fsynced, renamed), then acks.
+  async #close(): Promise<void> {
     const started = performance.now();
     try {
-      await this.#writer.flush();
+      await this.#writer?.close();
     } catch (err) {
-      this.#batch = batch;
-      await this.#failed(err);
+      this.#log.error({ err }, "raw zone close failed, frames left for redelivery");
+      for (const entry of this.#batch) entry.message.nak();
+      this.#batch = new MicroBatch(this.#batchBounds);
       return;
     }
-    this.#acked(batch, reason, (performance.now() - started) / 1000);
+    const batch = this.#batch;
+    this.#batch = new MicroBatch(this.#batchBounds);
+    this.#acked(batch, FlushReason.Stop, (performance.now() - started) / 1000);
   }
 
-  #acked(batch: Batch, reason: FlushReason, seconds = 0): void {
+  // Acks every frame of a batch whose events are on disk.
+  #acked(batch: Batch, reason: FlushReason, seconds: number): void {
     const perDataset = new Map<string, number>();
     for (const entry of batch) {
       entry.message.ack();
@@ -205,14 +336,28 @@ export class RawWriter implements WriterGauges {
     if (batch.frames > 0) this.#lastCommitAt = Date.now();
   }
 
+  // A flush failed: its frames are handed back, and if its writer is still the one in use, that
+  // writer is replaced and the frames appended to it since are handed back too.
+  async #flushFailed(err: unknown, flush: Flush): Promise<void> {
+    this.#failure = undefined;
+    for (const entry of flush.batch) entry.message.nak();
+    if (flush.writer === this.#writer) await this.#failed(err);
+    else {
+      this.#o.metrics.flushFailed("all", this.zone);
+      this.#log.error({ err, frames: flush.batch.frames }, "raw zone write failed, frames handed back");
+    }
+  }
+
   // A raw zone writer that failed is replaced: what it had not fsynced is lost, so every frame of
-  // the batch (and `msg`) is handed back for redelivery and written again.
+  // the batch (and `msg`) is handed back for redelivery and written again. A flush under way on it
+  // settles on its own: acked if its files made it to disk, handed back if not.
   async #failed(err: unknown, msg?: JsMsg): Promise<void> {
     this.#o.metrics.flushFailed("all", this.zone);
     this.#log.error({ err, frames: this.#batch.frames }, "raw zone write failed, frames handed back");
     for (const entry of this.#batch) entry.message.nak();
     msg?.nak();
-    this.#batch = new MicroBatch(this.#o.bounds);
+    this.#batch = new MicroBatch(this.#batchBounds);
+    this.#wakePuller?.();
     const broken = this.#writer;
     this.#writer = undefined;
     await broken?.close().catch(() => {});

@@ -4,6 +4,7 @@ import {
   createSubjects,
   DeadLetters,
   DurableName,
+  deleteConsumerIfExists,
   ensureConsumer,
   ensureStreams,
   StreamName,
@@ -18,6 +19,7 @@ import type { LakeWriterConfig } from "./config.js";
 import { CuratedWriter } from "./curated-writer.js";
 import type { FlushBounds } from "./micro-batch.js";
 import { RawWriter } from "./raw-writer.js";
+import { TableMaintenance } from "./table-maintenance.js";
 import { WriterMetrics } from "./writer-metrics.js";
 
 /** What {@link createLakeWriter} needs; tests build these themselves. */
@@ -47,11 +49,15 @@ export interface LakeWriter {
   readonly url: string;
   /** The curated writers, by dataset (after `start()`). */
   readonly curated: ReadonlyMap<string, CuratedWriter>;
+  /** Compaction and vacuum of the curated tables (after `start()`). */
+  readonly maintenance: TableMaintenance | undefined;
 }
 
 // A fetch waits this long for frames when the stream is idle; stop() waits for it at most this long.
 const FETCH_EXPIRES_MS = 1_000;
 const MAX_FETCH_MESSAGES = 256;
+// Rows per Parquet row group: DuckDB's own row group size, the unit its parallel scans split on.
+const ROW_GROUP_ROWS = 122_880;
 
 /**
  * The lake-writer: one curated writer per dataset (durable `lake-writer-<ds>` on `curated.<ds>`,
@@ -80,6 +86,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
   const curated = new Map<string, CuratedWriter>();
   let raw: RawWriter | undefined;
   let parquet: ParquetWriter | undefined;
+  let maintenance: TableMaintenance | undefined;
   let http: ServiceHttp | undefined;
   let stopping = false;
   let stopped: Promise<void> | undefined;
@@ -138,6 +145,8 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
       registry,
       deadLetters,
       bounds,
+      targetFileBytes: config.INLET_WRITER_TARGET_FILE_BYTES,
+      partitioned: partitionBy === PartitionBy.EventDate,
       ackWaitMs: config.INLET_WRITER_ACK_WAIT_MS,
       fetch,
       logger,
@@ -164,13 +173,20 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
       openWriter: () => RawZoneWriter.create({ lakeDir: config.INLET_LAKE_DIR }),
       registry,
       deadLetters,
-      bounds,
+      bounds: { ...bounds, maxAgeMs: config.INLET_RAW_FLUSH_MS },
       fetch,
       logger,
       metrics,
     });
     await writer.start();
     return writer;
+  };
+
+  // The raw zone is off: INGEST must not keep every frame for a `raw-writer` nobody reads.
+  const deleteRawConsumer = async (): Promise<void> => {
+    const stream = streamName(StreamName.Ingest, prefix);
+    if ((await deleteConsumerIfExists(bus.jsm, stream, DurableName.RawWriter)) === "deleted")
+      logger.warn({ stream, consumer: DurableName.RawWriter }, "raw zone disabled: consumer deleted");
   };
 
   // A reconnect may have dropped frames in transit: each curated writer holds commits until they are back.
@@ -195,6 +211,9 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
     get url() {
       return http?.url ?? "";
     },
+    get maintenance() {
+      return maintenance;
+    },
     curated,
     async start() {
       http = await createServiceHttp({
@@ -207,10 +226,28 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
       await registerDatasets(registry, deps.datasets);
       const datasets = selectedDatasets();
       void watchConnection();
-      parquet = await ParquetWriter.create();
+      parquet = await ParquetWriter.create({ rowGroupSize: ROW_GROUP_ROWS });
       for (const definition of datasets)
         curated.set(definition.name, await startCurated(definition, parquet));
+      maintenance = await TableMaintenance.create({
+        lakeDir: config.INLET_LAKE_DIR,
+        tables: datasets.map((d) => ({ dataset: d.name, appId: DurableName.lakeWriter(d.name) })),
+        targetFileBytes: config.INLET_WRITER_TARGET_FILE_BYTES,
+        compact: {
+          intervalMs: config.INLET_WRITER_COMPACT_INTERVAL_MS,
+          minFiles: config.INLET_WRITER_COMPACT_MIN_FILES,
+        },
+        vacuum: {
+          intervalMs: config.INLET_WRITER_VACUUM_INTERVAL_MS,
+          retentionMs: config.INLET_WRITER_VACUUM_RETENTION_MS,
+        },
+        rowGroupSize: ROW_GROUP_ROWS,
+        logger,
+        metrics,
+      });
+      maintenance.start();
       if (config.INLET_RAW_ENABLED) raw = await startRaw();
+      else await deleteRawConsumer();
       logger.info(
         { datasets: datasets.map((d) => d.name), raw: config.INLET_RAW_ENABLED, bounds },
         "lake-writer running",
@@ -222,6 +259,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
         const results = await Promise.allSettled([
           ...[...curated.values()].map((w) => w.stop()),
           raw?.stop(),
+          maintenance?.stop(),
         ]);
         for (const r of results)
           if (r.status === "rejected") logger.error({ err: r.reason }, "writer stop failed");

@@ -1,3 +1,4 @@
+import type { CompactionResult, VacuumResult } from "@inlet/lake";
 import type { Attributes, Meter } from "@inlet/telemetry";
 import type { FlushReason } from "./micro-batch.js";
 
@@ -20,17 +21,26 @@ export interface WriterGauges {
 }
 
 const FLUSH_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const MAINTENANCE_SECONDS_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900];
 
 /** The lake-writer's metrics; every series carries `dataset` and `zone` attributes. */
 export class WriterMetrics {
   readonly #framesIn;
   readonly #eventsIn;
   readonly #framesSkipped;
+  readonly #framesDuplicate;
   readonly #deadLettered;
   readonly #rowsCommitted;
   readonly #commits;
   readonly #flushFailures;
   readonly #flushDuration;
+  readonly #maintenanceRuns;
+  readonly #maintenanceDuration;
+  readonly #compactions;
+  readonly #compactedFiles;
+  readonly #compactionAborts;
+  readonly #vacuumedFiles;
+  readonly #vacuumedBytes;
   readonly #gauges = new Set<WriterGauges>();
   readonly #attrs = new Map<string, Attributes>();
 
@@ -43,6 +53,10 @@ export class WriterMetrics {
     });
     this.#framesSkipped = meter.createCounter("inlet.lake_writer.frames.skipped", {
       description: "Redelivered frames acked without writing: already committed or already buffered.",
+    });
+    this.#framesDuplicate = meter.createCounter("inlet.lake_writer.frames.duplicate", {
+      description:
+        "Frames dropped because a frame with the same events was committed under another stream sequence.",
     });
     this.#deadLettered = meter.createCounter("inlet.lake_writer.dead_lettered", {
       description: "Events and frames sent to the dead-letter stream.",
@@ -60,6 +74,30 @@ export class WriterMetrics {
       description: "Time to write and commit one micro-batch.",
       unit: "s",
       advice: { explicitBucketBoundaries: FLUSH_SECONDS_BUCKETS },
+    });
+    this.#maintenanceRuns = meter.createCounter("inlet.lake_writer.maintenance.runs", {
+      description: "Compaction and vacuum runs over one table, label job and outcome (ok, failed).",
+    });
+    this.#maintenanceDuration = meter.createHistogram("inlet.lake_writer.maintenance.duration", {
+      description: "Time one compaction or vacuum run over one table took.",
+      unit: "s",
+      advice: { explicitBucketBoundaries: MAINTENANCE_SECONDS_BUCKETS },
+    });
+    this.#compactions = meter.createCounter("inlet.lake_writer.compaction.commits", {
+      description: "Compaction commits: small files swapped for large ones (dataChange=false).",
+    });
+    this.#compactedFiles = meter.createCounter("inlet.lake_writer.compaction.files", {
+      description: "Data files compaction removed or added, label action.",
+    });
+    this.#compactionAborts = meter.createCounter("inlet.lake_writer.compaction.aborted", {
+      description: "Partitions left as they were because another writer removed one of their files first.",
+    });
+    this.#vacuumedFiles = meter.createCounter("inlet.lake_writer.vacuum.files", {
+      description: "Unreferenced data files vacuum deleted.",
+    });
+    this.#vacuumedBytes = meter.createCounter("inlet.lake_writer.vacuum.bytes", {
+      description: "Bytes of the files vacuum deleted.",
+      unit: "By",
     });
     meter
       .createObservableGauge("inlet.lake_writer.buffered.rows", {
@@ -126,6 +164,11 @@ export class WriterMetrics {
     this.#framesSkipped.add(1, this.#of(dataset, zone));
   }
 
+  /** A frame with the same events as one already written (published again upstream) was dropped. */
+  frameDuplicate(dataset: string, zone: Zone): void {
+    this.#framesDuplicate.add(1, this.#of(dataset, zone));
+  }
+
   /** `count` events (kind `event`) or one frame (kind `frame`) went to the dead-letter stream. */
   deadLettered(dataset: string, zone: Zone, kind: "event" | "frame", count = 1): void {
     this.#deadLettered.add(count, { ...this.#of(dataset, zone), kind });
@@ -142,6 +185,34 @@ export class WriterMetrics {
   /** A flush failed; it is retried. */
   flushFailed(dataset: string, zone: Zone): void {
     this.#flushFailures.add(1, this.#of(dataset, zone));
+  }
+
+  /** A compaction run over one table ended (a result without a version committed nothing). */
+  compacted(dataset: string, result: CompactionResult, seconds: number): void {
+    const attrs = this.#of(dataset, "curated");
+    this.#maintenanceRuns.add(1, { ...attrs, job: "compact", outcome: "ok" });
+    this.#maintenanceDuration.record(seconds, { ...attrs, job: "compact" });
+    if (result.version !== undefined) this.#compactions.add(1, attrs);
+    if (result.removed > 0) this.#compactedFiles.add(result.removed, { ...attrs, action: "removed" });
+    if (result.added > 0) this.#compactedFiles.add(result.added, { ...attrs, action: "added" });
+    const aborted = result.partitions.filter((p) => p.aborted !== undefined).length;
+    if (aborted > 0) this.#compactionAborts.add(aborted, attrs);
+  }
+
+  /** A vacuum run over one table ended. */
+  vacuumed(dataset: string, result: VacuumResult, seconds: number): void {
+    const attrs = this.#of(dataset, "curated");
+    this.#maintenanceRuns.add(1, { ...attrs, job: "vacuum", outcome: "ok" });
+    this.#maintenanceDuration.record(seconds, { ...attrs, job: "vacuum" });
+    if (result.deleted.length > 0) {
+      this.#vacuumedFiles.add(result.deleted.length, attrs);
+      this.#vacuumedBytes.add(result.bytesDeleted, attrs);
+    }
+  }
+
+  /** A compaction or vacuum run over one table failed; it is tried again at its next turn. */
+  maintenanceFailed(dataset: string, job: "compact" | "vacuum"): void {
+    this.#maintenanceRuns.add(1, { ...this.#of(dataset, "curated"), job, outcome: "failed" });
   }
 
   // One attributes object per series, so hot paths allocate nothing.

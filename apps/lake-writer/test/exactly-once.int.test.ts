@@ -121,6 +121,32 @@ describe("exactly once", () => {
   });
 });
 
+describe("exactly once when a stage publishes a frame again under a new sequence", () => {
+  test("keeps one copy of the same events, whether the first is committed or still buffered", async ({
+    harness,
+  }) => {
+    // What a stage does after a nats-server crash lost both its input ack and the duplicate window.
+    const writer = await harness.startWriter({ INLET_WRITER_FLUSH_MS: "300" });
+    const first = harness.orders(5);
+    const seq = await harness.publishOrders(first);
+    await waitFor(() => writer.curated.get("orders")!.committedSeq >= seq, { message: "the first commit" });
+
+    const second = harness.orders(5);
+    await harness.publishOrders(first); // committed already
+    await harness.publishOrders(second);
+    const lastSeq = await harness.publishOrders(second); // in the same batch as its twin
+    await waitFor(async () => (await harness.pending(durable)) === 0, { message: "every frame settled" });
+    await waitFor(() => writer.curated.get("orders")!.committedSeq >= lastSeq - 1, {
+      message: "the second commit",
+    });
+    await expectExactly(harness, 10);
+    const rows = await harness.rows();
+    expect(rows.map((r) => r._event_id)).toEqual(
+      [...first, ...second].map((o) => `ev-${o.item}`).sort((a, b) => (a < b ? -1 : 1)),
+    );
+  });
+});
+
 describe("exactly once across a NATS restart", () => {
   natsTest("loses and duplicates nothing when the server restarts mid-stream", async () => {
     const nats = await startNatsServer();

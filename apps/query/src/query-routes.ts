@@ -53,7 +53,8 @@ export function queryRoutes(deps: QueryRoutesDeps): Route[] {
       "cache-control": "no-store",
       trailer: `${ROW_COUNT_TRAILER}, ${TRUNCATED_TRAILER}`,
     });
-    for await (const piece of result.text()) {
+    // UTF-8 bytes as DuckDB rendered them: nothing is decoded to a string and encoded again.
+    for await (const piece of result.bytes()) {
       if (!res.write(piece)) await once(res, "drain", { signal });
     }
     res.addTrailers({

@@ -46,5 +46,10 @@ export {
   Stage,
   Subjects,
 } from "./subjects.js";
-export type { PipelineConsumer } from "./topology.js";
-export { ensureConsumerExists, ensureTopology, pipelineConsumers } from "./topology.js";
+export type { PipelineConsumer, TopologyOptions } from "./topology.js";
+export {
+  deleteConsumerIfExists,
+  ensureConsumerExists,
+  ensureTopology,
+  pipelineConsumers,
+} from "./topology.js";

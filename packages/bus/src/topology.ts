@@ -17,21 +17,27 @@ export interface PipelineConsumer {
   spec: ConsumerSpec;
 }
 
+/** Options of {@link pipelineConsumers} and {@link ensureTopology}. */
+export interface TopologyOptions {
+  /** Whether the lake-writer's raw zone runs (`INLET_RAW_ENABLED`), so INGEST needs `raw-writer`; default true. */
+  rawZone?: boolean;
+}
+
 /**
- * Every durable consumer the pipeline needs for these datasets: processor and raw-writer on INGEST,
- * enricher on PROCESSED, one lake-writer per dataset on CURATED.
+ * Every durable consumer the pipeline needs for these datasets: processor and (unless
+ * `rawZone: false`) raw-writer on INGEST, enricher on PROCESSED, one lake-writer per dataset on
+ * CURATED.
  */
-export function pipelineConsumers(datasets: readonly string[], prefix = ""): PipelineConsumer[] {
+export function pipelineConsumers(
+  datasets: readonly string[],
+  prefix = "",
+  options: TopologyOptions = {},
+): PipelineConsumer[] {
   const subjects = createSubjects(prefix);
+  const ingest = streamName(StreamName.Ingest, prefix);
   return [
-    {
-      stream: streamName(StreamName.Ingest, prefix),
-      spec: { durable: DurableName.Processor },
-    },
-    {
-      stream: streamName(StreamName.Ingest, prefix),
-      spec: { durable: DurableName.RawWriter },
-    },
+    { stream: ingest, spec: { durable: DurableName.Processor } },
+    ...(options.rawZone === false ? [] : [{ stream: ingest, spec: { durable: DurableName.RawWriter } }]),
     {
       stream: streamName(StreamName.Processed, prefix),
       spec: { durable: DurableName.Enricher },
@@ -47,14 +53,16 @@ export function pipelineConsumers(datasets: readonly string[], prefix = ""): Pip
  * Creates the streams and every pipeline consumer that does not exist yet. INGEST, PROCESSED and
  * CURATED keep a message only for consumers that exist when it is published (interest retention),
  * so the door must not open before the consumers do: the collector calls this at start. Existing
- * consumers are left as they are; each owning service sets its own limits with `ensureConsumer`.
+ * consumers are left as they are; each owning service sets its own limits with `ensureConsumer`
+ * (and the lake-writer deletes `raw-writer` when the raw zone is off: a consumer nobody reads
+ * would hold every INGEST frame for ever).
  */
 export async function ensureTopology(
   jsm: JetStreamManager,
-  options: StreamSpecOptions & { datasets: readonly string[] },
+  options: StreamSpecOptions & TopologyOptions & { datasets: readonly string[] },
 ): Promise<void> {
   await ensureStreams(jsm, streamSpecs(options));
-  for (const { stream, spec } of pipelineConsumers(options.datasets, options.prefix)) {
+  for (const { stream, spec } of pipelineConsumers(options.datasets, options.prefix, options)) {
     await ensureConsumerExists(jsm, stream, spec);
   }
 }
@@ -76,6 +84,25 @@ export async function ensureConsumerExists(
   } catch (error) {
     // Its owner may have created it at the same moment, with its own settings.
     if (await consumerExists(jsm, stream, spec.durable)) return "exists";
+    throw error;
+  }
+}
+
+/**
+ * Deletes a durable consumer when it exists: its owner's call, for a reader it no longer runs.
+ * Resolves to "deleted", or "absent" when there was none.
+ */
+export async function deleteConsumerIfExists(
+  jsm: JetStreamManager,
+  stream: string,
+  durable: string,
+): Promise<"deleted" | "absent"> {
+  try {
+    await jsm.consumers.delete(stream, durable);
+    return "deleted";
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)
+      return "absent";
     throw error;
   }
 }

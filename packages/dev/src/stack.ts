@@ -12,6 +12,13 @@ export const ServiceName = {
 } as const;
 export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
 
+/** Each service's V8 heap cap, as in its package.json `start` script and Dockerfile `CMD`. */
+const HEAP_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
+  collector: ["--max-old-space-size=160", "--max-semi-space-size=16"],
+  processor: ["--max-old-space-size=128", "--max-semi-space-size=16"],
+  enricher: ["--max-old-space-size=160", "--max-semi-space-size=16"],
+};
+
 /** Flow order: upstream first. */
 export const SERVICE_ORDER: readonly ServiceName[] = [
   ServiceName.Collector,
@@ -159,6 +166,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       env,
       readyUrl,
       readyTimeoutMs: 60_000,
+      ...(options.logDir === undefined ? {} : { logFile: join(options.logDir, `${name}.log`) }),
     });
     await proc.waitReady();
     return proc;
@@ -168,7 +176,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     return launch(
       name,
       process.execPath,
-      ["--enable-source-maps", join(rootDir, "apps", name, "dist", "main.js")],
+      [...(HEAP_FLAGS[name] ?? []), "--enable-source-maps", join(rootDir, "apps", name, "dist", "main.js")],
       { ...common, ...options.serviceEnv?.[name] },
       `${url(name)}/readyz`,
     );

@@ -12,6 +12,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../src/stack.js";
+// The pipeline rules (config/pipeline.json) restated independently, as the oracle of what must land.
+import { kept } from "./e2e-support.js";
 
 type Event = Record<string, unknown>;
 interface Sent {
@@ -79,12 +81,6 @@ let workDir: string;
 let merchants: Record<string, { name: string; category: string; country: string }>;
 let devices: Record<string, { site: string; model: string }>;
 
-// The pipeline rules (config/pipeline.json) restated independently, as the oracle of what must land.
-const kept: Record<Dataset, (e: Event) => boolean> = {
-  clicks: (e) => !String(e.user_agent).includes("bot"),
-  transactions: (e) => e.is_test !== true,
-  sensor_readings: (e) => Number(e.temperature_c) >= -60 && Number(e.temperature_c) <= 100,
-};
 // Half away from zero, on the decimal the producer wrote (1.005 → 1.01, -43.05 → -43.1).
 const round = (n: number, digits: number) => {
   const scaled = Number((Math.abs(n) * 10 ** digits).toPrecision(15));

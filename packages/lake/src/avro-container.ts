@@ -19,6 +19,8 @@ const HEADER = avro.Type.forSchema({
 const LONG = avro.Type.forSchema("long");
 const MAGIC = Buffer.from([0x4f, 0x62, 0x6a, 0x01]); // "Obj" 1
 const deflate = promisify(deflateRaw);
+// Deflate output can exceed its input a little (incompressible data): room for that.
+const DEFLATE_SLACK = 64 * 1024;
 
 /** Bytes of an OCF sync marker. */
 export const SYNC_BYTES = 16;
@@ -32,13 +34,19 @@ export function containerHeader(schemaJson: string, sync: Buffer): Buffer {
   });
 }
 
-/** One data block: object count, size, the concatenated encoded objects deflated, the sync marker. */
+/**
+ * One data block: object count, size, the encoded objects (`objects`, concatenated) deflated at
+ * zlib `level` (0–9) on libuv's thread pool, the sync marker. The output buffer is as large as the
+ * input, so the deflate is one trip to the pool rather than one per 16 kB of output (each trip
+ * waits for the event loop, and a busy loop turned a block's few milliseconds into seconds).
+ */
 export async function containerBlock(
   count: number,
-  objects: readonly Buffer[],
+  objects: Buffer,
   sync: Buffer,
+  level: number,
 ): Promise<Buffer> {
-  const data = await deflate(Buffer.concat(objects));
+  const data = await deflate(objects, { level, chunkSize: objects.length + DEFLATE_SLACK });
   return Buffer.concat([LONG.toBuffer(count), LONG.toBuffer(data.length), data, sync]);
 }
 

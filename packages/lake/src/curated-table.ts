@@ -97,6 +97,7 @@ export interface AppendResult {
 export const DEFAULT_CHECKPOINT_INTERVAL = 10;
 
 const WRITER_VERSION = 2;
+// In this order: #columnValues fills them by position.
 const LINEAGE: readonly AvroColumn[] = [
   { name: LineageColumn.EventId, kind: ColumnKind.String, nullable: false },
   { name: LineageColumn.IngestedAt, kind: ColumnKind.TimestampMillis, nullable: false },
@@ -264,10 +265,11 @@ export class CuratedTable {
       groupOf[i] = group;
     }
     const tableTypes = this.#tableTypes();
-    const columns: ParquetColumn[] = this.#columns.map((column) => ({
+    const values = this.#columnValues(rows);
+    const columns: ParquetColumn[] = this.#columns.map((column, c) => ({
       name: column.name,
       kind: widenedKind(column.kind, tableTypes.get(column.name)),
-      values: this.#values(rows, column.name),
+      values: values[c]!,
     }));
     const files = groups.map((g) => join(this.tableDir, g.relative));
     const written = await this.#options.writer.write({ columns, files, groupOf });
@@ -296,19 +298,24 @@ export class CuratedTable {
     return this.#typesOf.types;
   }
 
-  #values(rows: readonly CuratedRow[], name: string): unknown[] {
-    switch (name) {
-      case LineageColumn.EventId:
-        return rows.map((r) => r.eventId);
-      case LineageColumn.IngestedAt:
-        return rows.map((r) => r.ingestedAt);
-      case LineageColumn.TraceId:
-        return rows.map((r) => (r.traceId === "" ? null : r.traceId));
-      case LineageColumn.SchemaVersion:
-        return rows.map((r) => r.schemaVersion);
-      default:
-        return rows.map((r) => r.event[name]);
+  // Each column's values (in #columns order: the data columns, then LINEAGE's), in one pass over
+  // the rows: reading every field of a row at once is several times faster than a pass per column.
+  #columnValues(rows: readonly CuratedRow[]): unknown[][] {
+    const n = rows.length;
+    const data = this.#columns.length - LINEAGE.length;
+    const names = this.#columns.slice(0, data).map((c) => c.name);
+    const values = this.#columns.map(() => new Array<unknown>(n));
+    const [eventIds, ingestedAts, traceIds, schemaVersions] = values.slice(data);
+    for (let i = 0; i < n; i++) {
+      const row = rows[i]!;
+      const event = row.event;
+      for (let c = 0; c < data; c++) values[c]![i] = event[names[c]!];
+      eventIds![i] = row.eventId;
+      ingestedAts![i] = row.ingestedAt;
+      traceIds![i] = row.traceId === "" ? null : row.traceId;
+      schemaVersions![i] = row.schemaVersion;
     }
+    return values;
   }
 
   #eventDay(row: CuratedRow, index: number): number | null {

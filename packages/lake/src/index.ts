@@ -64,7 +64,7 @@ export type {
   ParquetWriterOptions,
   WrittenParquetFile,
 } from "./parquet-writer.js";
-export { ParquetWriter } from "./parquet-writer.js";
+export { DEFAULT_PARQUET_MEMORY_LIMIT, ParquetWriter } from "./parquet-writer.js";
 export {
   assertDatasetName,
   curatedTableDir,

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
@@ -203,6 +203,90 @@ describe("ParquetWriter", () => {
     // The writer is still usable afterwards.
     await writer.write({ columns: [{ name: "i", kind: ColumnKind.Int, values: [1] }], files: [path] });
     expect(await readdir(join(dir, "bad"))).toEqual(["x.parquet"]);
+  });
+
+  it("stages many rows exactly, across data chunks, with nulls in changing places", async () => {
+    const n = 20_000; // more than one turn of the event loop's worth of data chunks
+    const base = Date.UTC(1969, 11, 31, 23, 0, 0); // before the epoch: negative ms
+    const rowsOf = (i: number) => ({
+      low: i % 7 === 0 ? null : ["x", "", "it's"][i % 3]!,
+      high: i % 11 === 0 ? null : `v${i}`,
+      ts: i % 5 === 0 ? null : base + i * 1000,
+      big: i % 3 === 0 ? BigInt(i) * 2n ** 40n - 2n ** 62n : -(2 ** 53 - 1) + i,
+      d: [Number.NaN, -0, Number.POSITIVE_INFINITY, 0.1 * i, null][i % 5]!,
+      ok: i % 4 === 0 ? null : i % 2 === 0,
+    });
+    const expected = Array.from({ length: n }, (_, i) => rowsOf(i));
+    const column = <K extends keyof ReturnType<typeof rowsOf>>(key: K) => expected.map((r) => r[key]);
+    const path = join(dir, "many.zstd.parquet");
+    await writer.write({
+      columns: [
+        { name: "i", kind: ColumnKind.Int, values: Array.from({ length: n }, (_, i) => i) },
+        { name: "low", kind: ColumnKind.String, values: column("low") },
+        { name: "high", kind: ColumnKind.String, values: column("high") },
+        { name: "ts", kind: ColumnKind.TimestampMillis, values: column("ts") },
+        { name: "big", kind: ColumnKind.Long, values: column("big") },
+        { name: "d", kind: ColumnKind.Double, values: column("d") },
+        { name: "ok", kind: ColumnKind.Boolean, values: column("ok") },
+      ],
+      files: [path],
+    });
+    const reader = await db.runAndReadAll(
+      `SELECT low, high, epoch_ms(ts), big, d, ok FROM read_parquet(${quoteString(path)}) ORDER BY i`,
+    );
+    const read = reader.getRows();
+    expect(read).toHaveLength(n);
+    const mismatches = read.filter((row, i) => {
+      const e = expected[i]!;
+      const big = typeof e.big === "bigint" ? e.big : BigInt(e.big);
+      return (
+        row[0] !== e.low ||
+        row[1] !== e.high ||
+        row[2] !== (e.ts === null ? null : BigInt(e.ts)) ||
+        row[3] !== big ||
+        !Object.is(row[4], e.d) ||
+        row[5] !== e.ok
+      );
+    });
+    expect(mismatches).toEqual([]);
+  });
+
+  it("stores strings as given: NUL, lone surrogates (as U+FFFD), quotes, empty, all NULL", async () => {
+    const path = join(dir, "strings.zstd.parquet");
+    const odd = ["a\0b", "\ud800x", "it's", "", null];
+    await writer.write({
+      columns: [
+        { name: "few", kind: ColumnKind.String, values: odd },
+        { name: "simple", kind: ColumnKind.String, values: ["a", "A", "a", "", null] },
+        { name: "none", kind: ColumnKind.String, values: [null, null, null, null, null] },
+      ],
+      files: [path],
+    });
+    const src = `read_parquet(${quoteString(path)})`;
+    expect(await rows(`SELECT few, simple, none FROM ${src}`)).toEqual([
+      { few: "a\0b", simple: "a", none: null },
+      { few: "\ufffdx", simple: "A", none: null },
+      { few: "it's", simple: "a", none: null },
+      { few: "", simple: "", none: null },
+      { few: null, simple: null, none: null },
+    ]);
+    const types = await rows(`SELECT column_type FROM (DESCRIBE SELECT * FROM ${src})`);
+    expect(types).toEqual(Array(3).fill({ column_type: "VARCHAR" }));
+  });
+
+  it("keeps DuckDB's spill directory under tempDirectory and removes it on close", async () => {
+    const parent = join(dir, "spill-parent");
+    await mkdir(parent);
+    const own = await ParquetWriter.create({ threads: 1, memoryLimit: "64MB", tempDirectory: parent });
+    const made = await readdir(parent);
+    expect(made).toHaveLength(1);
+    expect(made[0]).toMatch(/^inlet-parquet-/);
+    await own.write({
+      columns: [{ name: "i", kind: ColumnKind.Int, values: [1, 2] }],
+      files: [join(dir, "own.parquet")],
+    });
+    await own.close();
+    expect(await readdir(parent)).toEqual([]);
   });
 
   it("refuses columns of different lengths", async () => {

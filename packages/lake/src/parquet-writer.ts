@@ -1,14 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { rm, stat } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import {
-  type DuckDBConnection,
-  DuckDBDataChunk,
-  DuckDBInstance,
-  type DuckDBValue,
-  INTEGER,
-} from "@duckdb/node-api";
+import { setImmediate } from "node:timers/promises";
+import { type DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
+import duckdb from "@duckdb/node-bindings";
 import { COLUMN_KINDS, type ColumnKind } from "./column-kind.js";
+import { columnVectors, GROUP_VECTORS, VECTOR_ROWS, VectorScratch } from "./column-vectors.js";
 import { ensureDir, renameDurable, syncFile } from "./durable-fs.js";
 import { LakeError, LakeErrorCode } from "./errors.js";
 import { quoteIdent, quoteString } from "./sql.js";
@@ -51,42 +49,73 @@ export interface ParquetWriterOptions {
   readonly rowGroupSize?: number;
   /** DuckDB worker threads; default: DuckDB's (one per core). */
   readonly threads?: number;
-  /** DuckDB memory limit, e.g. "512MB"; default: DuckDB's (80% of RAM). */
+  /**
+   * DuckDB memory limit, e.g. "512MB"; default {@link DEFAULT_PARQUET_MEMORY_LIMIT}. Beyond it
+   * DuckDB spills to its temp directory (slower, not failing) where it can.
+   */
   readonly memoryLimit?: string;
+  /**
+   * Where the writer makes its own directory for DuckDB's spill files (removed on close);
+   * default: the OS temp directory.
+   */
+  readonly tempDirectory?: string;
 }
+
+/**
+ * Default {@link ParquetWriterOptions.memoryLimit}. A 100k-row batch of events stages and writes
+ * well within it (even within 128MB); compacting millions of rows into one file runs several
+ * times faster than at 128MB.
+ */
+export const DEFAULT_PARQUET_MEMORY_LIMIT = "256MB";
 
 const STAGING = quoteIdent("inlet_staging");
 const GROUP = quoteIdent("inlet_group");
-const CHUNK_ROWS = 2048; // DuckDB's vector size: the most rows one data chunk holds.
+// Rows appended between two turns of the event loop (each turn blocks for a few ms).
+const YIELD_ROWS = 8 * VECTOR_ROWS;
 
 /**
- * Writes rows to ZSTD Parquet files through one in-memory DuckDB: values are appended column by
- * column as data chunks into a staging table (timestamps as numbers, converted in SQL), then each
- * file is one `COPY (SELECT …) TO` into a temp name, fsynced and renamed into place. Statistics for
- * Delta come from one aggregate over the staging table. Writes are serialized; one writer can
- * serve many tables.
+ * Writes rows to ZSTD Parquet files through one in-memory DuckDB: the columns' values are copied
+ * into data chunks (see `column-vectors.ts`) and appended to a staging table, then each file is one
+ * `COPY (SELECT …) TO` into a temp name, fsynced and renamed into place. Statistics for Delta come
+ * from one aggregate over the staging table, which is dropped after every write. Writes are
+ * serialized; one writer can serve many tables.
  */
 export class ParquetWriter {
   readonly #instance: DuckDBInstance;
   readonly #connection: DuckDBConnection;
   readonly #rowGroupSize: number;
+  readonly #tempDir: string;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  private constructor(instance: DuckDBInstance, connection: DuckDBConnection, rowGroupSize: number) {
+  private constructor(
+    instance: DuckDBInstance,
+    connection: DuckDBConnection,
+    rowGroupSize: number,
+    tempDir: string,
+  ) {
     this.#instance = instance;
     this.#connection = connection;
     this.#rowGroupSize = rowGroupSize;
+    this.#tempDir = tempDir;
   }
 
-  /** Starts an in-memory DuckDB for writing. */
+  /** Starts an in-memory DuckDB for writing, with its own temp directory. */
   static async create(options: ParquetWriterOptions = {}): Promise<ParquetWriter> {
-    const config: Record<string, string> = {};
+    const tempDir = await mkdtemp(join(options.tempDirectory ?? tmpdir(), "inlet-parquet-"));
+    const config: Record<string, string> = {
+      memory_limit: options.memoryLimit ?? DEFAULT_PARQUET_MEMORY_LIMIT,
+      temp_directory: join(tempDir, "spill"),
+    };
     if (options.threads !== undefined) config.threads = String(options.threads);
-    if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
-    const instance = await DuckDBInstance.create(":memory:", config);
-    const connection = await instance.connect();
-    return new ParquetWriter(instance, connection, options.rowGroupSize ?? 122_880);
+    try {
+      const instance = await DuckDBInstance.create(":memory:", config);
+      const connection = await instance.connect();
+      return new ParquetWriter(instance, connection, options.rowGroupSize ?? 122_880, tempDir);
+    } catch (error) {
+      await rm(tempDir, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   /** Writes each non-empty group to its file; resolves once every file is durable under its final name. */
@@ -122,14 +151,15 @@ export class ParquetWriter {
     await this.#queue;
     this.#connection.closeSync();
     this.#instance.closeSync();
+    await rm(this.#tempDir, { recursive: true, force: true });
   }
 
   async #write(request: ParquetWriteRequest): Promise<WrittenParquetFile[]> {
     const rowCount = checkRequest(request);
     const tempFiles: string[] = [];
     try {
-      await this.#stage(request, rowCount);
-      const stats = await this.#statistics(request);
+      const staged = await this.#stage(request, rowCount);
+      const stats = await this.#statistics(request, staged);
       const written: WrittenParquetFile[] = [];
       for (const [group, fileStats] of stats) {
         const path = request.files[group]!;
@@ -138,7 +168,7 @@ export class ParquetWriter {
         await ensureDir(dirname(path));
         const where = request.groupOf === undefined ? "" : ` WHERE ${GROUP} = ${group}`;
         const select = request.columns
-          .map((c, i) => `${COLUMN_KINDS[c.kind].output(staged(i))} AS ${quoteIdent(c.name)}`)
+          .map((c, i) => `${COLUMN_KINDS[c.kind].output(staged[i]!)} AS ${quoteIdent(c.name)}`)
           .join(", ");
         await this.#connection.run(
           `COPY (SELECT ${select} FROM ${STAGING}${where}) TO ${quoteString(temp)} ` +
@@ -156,62 +186,58 @@ export class ParquetWriter {
     }
   }
 
-  async #stage(request: ParquetWriteRequest, rowCount: number): Promise<void> {
+  // Rows are appended one data chunk (VECTOR_ROWS rows) at a time, each column copied into its
+  // vector by `columnVectors`. Appending is synchronous, so the event loop gets a turn every
+  // YIELD_ROWS rows, after the appender has flushed what it holds into the staging table.
+  // Returns the SQL reading each column's staged value.
+  async #stage(request: ParquetWriteRequest, rowCount: number): Promise<string[]> {
     const { columns, groupOf } = request;
-    const specs = columns.map((c) => COLUMN_KINDS[c.kind]);
-    const types = specs.map((s) => s.staging);
-    const definitions = specs.map((s, i) => `${staged(i)} ${s.staging.toString()}`);
+    const vectors = columns.map((c) => columnVectors(c.kind, c.values));
+    const definitions = vectors.map((v, i) => `${stagedColumn(i)} ${v.type.toString()}`);
+    const types = vectors.map((v) => v.type);
     if (groupOf !== undefined) {
-      types.push(INTEGER);
       definitions.push(`${GROUP} INTEGER`);
+      types.push(GROUP_VECTORS.type);
     }
     await this.#connection.run(`CREATE OR REPLACE TABLE ${STAGING} (${definitions.join(", ")})`);
     const appender = await this.#connection.createAppender("inlet_staging");
+    const scratch = new VectorScratch();
     try {
-      for (let offset = 0; offset < rowCount; offset += CHUNK_ROWS) {
-        const size = Math.min(CHUNK_ROWS, rowCount - offset);
-        const chunk = DuckDBDataChunk.create(types, size);
+      const chunk = DuckDBDataChunk.create(types); // refilled for every VECTOR_ROWS rows
+      for (let from = 0; from < rowCount; from += VECTOR_ROWS) {
+        const rows = Math.min(VECTOR_ROWS, rowCount - from);
+        chunk.reset();
+        chunk.rowCount = rows;
         columns.forEach((column, c) => {
-          const vector = chunk.getColumnVector(c);
-          const { stage } = specs[c]!;
-          const values = column.values;
-          let row = offset;
-          try {
-            for (let i = 0; i < size; i++, row++) {
-              const value = values[row];
-              vector.setItem(i, value == null ? null : stage(value));
-            }
-          } catch (cause) {
-            const reason = cause instanceof Error ? cause.message : String(cause);
-            throw new LakeError(
-              `column "${column.name}" row ${row}: ${reason}`,
-              LakeErrorCode.InvalidArgument,
-              {
-                cause,
-              },
-            );
-          }
-          vector.flush();
+          const vector = duckdb.data_chunk_get_vector(chunk.chunk, c);
+          vectors[c]!.fill(vector, column.values, from, rows, scratch, column.name);
         });
         if (groupOf !== undefined) {
-          const vector = chunk.getColumnVector(columns.length);
-          for (let i = 0; i < size; i++) vector.setItem(i, groupOf[offset + i]!);
-          vector.flush();
+          const vector = duckdb.data_chunk_get_vector(chunk.chunk, columns.length);
+          GROUP_VECTORS.fill(vector, groupOf, from, rows, scratch, GROUP);
         }
         appender.appendDataChunk(chunk);
+        if ((from + rows) % YIELD_ROWS === 0 && from + rows < rowCount) {
+          appender.flushSync();
+          await setImmediate();
+        }
       }
     } finally {
       appender.closeSync();
     }
+    return vectors.map((v, i) => v.read(stagedColumn(i)));
   }
 
   // One aggregate over the staging table gives every group's row count, null counts and min/max.
-  async #statistics(request: ParquetWriteRequest): Promise<Map<number, ParquetFileStats>> {
+  async #statistics(
+    request: ParquetWriteRequest,
+    staged: readonly string[],
+  ): Promise<Map<number, ParquetFileStats>> {
     const { columns, groupOf } = request;
     const select = [groupOf === undefined ? "0" : GROUP, "count(*)"];
     for (const [i, column] of columns.entries()) {
-      select.push(`count(${staged(i)})`);
-      if (COLUMN_KINDS[column.kind].stat) select.push(`min(${staged(i)})`, `max(${staged(i)})`);
+      select.push(`count(${staged[i]})`);
+      if (COLUMN_KINDS[column.kind].stat) select.push(`min(${staged[i]})`, `max(${staged[i]})`);
     }
     const groupBy = groupOf === undefined ? "" : ` GROUP BY ${GROUP} ORDER BY ${GROUP}`;
     const reader = await this.#connection.runAndReadAll(
@@ -236,7 +262,7 @@ export class ParquetWriter {
   }
 }
 
-function staged(index: number): string {
+function stagedColumn(index: number): string {
   return quoteIdent(`c${index}`);
 }
 

@@ -146,6 +146,18 @@ describe("SqlEngine", () => {
     expect(result.rowCount).toBe(10000);
   });
 
+  it("hands out the body as UTF-8 bytes, multi-byte characters intact across pieces", async () => {
+    const sql = await open();
+    const result = await sql.query("SELECT range AS n, 'grüße ✓ ' || range AS s FROM range(5000) ORDER BY n");
+    const pieces: Uint8Array[] = [];
+    for await (const piece of result.bytes()) pieces.push(piece);
+    expect(pieces.length).toBeGreaterThan(3);
+    const body = JSON.parse(Buffer.concat(pieces).toString("utf8"));
+    expect(body.rows).toHaveLength(5000);
+    expect(body.rows[4999]).toEqual({ n: 4999, s: "grüße ✓ 4999" });
+    expect(body).toMatchObject({ rowCount: 5000, truncated: false });
+  });
+
   it("names duplicate columns apart, the same way in columns and rows", async () => {
     const sql = await open();
     const body = JSON.parse(await text(await sql.query("SELECT 1 AS a, 2 AS a")));

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { ColumnKind } from "./column-kind.js";
+import { columnVectors } from "./column-vectors.js";
+
+describe("columnVectors", () => {
+  const typeOf = (kind: ColumnKind, values: unknown[]) => columnVectors(kind, values).type.toString();
+
+  it("stages a string column of few distinct values as an ENUM read back as VARCHAR", () => {
+    const vectors = columnVectors(ColumnKind.String, ["b", "a", null, "b", "it's", ""]);
+    expect(vectors.type.toString()).toBe("ENUM('b', 'a', 'it''s', '')");
+    expect(vectors.read('"c0"')).toBe('CAST("c0" AS VARCHAR)');
+  });
+
+  it("stages other string columns as VARCHAR", () => {
+    const many = Array.from({ length: 256 }, (_, i) => `v${i}`);
+    expect(typeOf(ColumnKind.String, many)).toBe("VARCHAR");
+    expect(typeOf(ColumnKind.String, ["x", "a\0b"])).toBe("VARCHAR");
+    expect(typeOf(ColumnKind.String, ["x", "\ud800"])).toBe("VARCHAR");
+    expect(typeOf(ColumnKind.String, [null, undefined])).toBe("VARCHAR");
+    expect(typeOf(ColumnKind.String, ["x", 1])).toBe("VARCHAR"); // the VARCHAR path reports the 1
+    expect(typeOf(ColumnKind.String, ["x".repeat(70_000)])).toBe("VARCHAR");
+    expect(columnVectors(ColumnKind.String, many).read('"c0"')).toBe('"c0"');
+  });
+
+  it("stages every other kind in its fixed staging type", () => {
+    expect(typeOf(ColumnKind.Json, ["a"])).toBe("VARCHAR");
+    expect(typeOf(ColumnKind.Int, [1])).toBe("INTEGER");
+    expect(typeOf(ColumnKind.Long, [1])).toBe("BIGINT");
+    expect(typeOf(ColumnKind.TimestampMillis, [1])).toBe("BIGINT");
+    expect(typeOf(ColumnKind.Date, [1])).toBe("INTEGER");
+    expect(typeOf(ColumnKind.Double, [1])).toBe("DOUBLE");
+    expect(typeOf(ColumnKind.Binary, [new Uint8Array(1)])).toBe("BLOB");
+  });
+});

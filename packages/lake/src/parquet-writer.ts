@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { setImmediate } from "node:timers/promises";
@@ -55,8 +55,8 @@ export interface ParquetWriterOptions {
    */
   readonly memoryLimit?: string;
   /**
-   * Where the writer makes its own directory for DuckDB's spill files (removed on close);
-   * default: the OS temp directory.
+   * Where DuckDB makes the writer's own directory for spill files, when it has to spill (removed
+   * on close); default: the OS temp directory.
    */
   readonly tempDirectory?: string;
 }
@@ -84,7 +84,7 @@ export class ParquetWriter {
   readonly #instance: DuckDBInstance;
   readonly #connection: DuckDBConnection;
   readonly #rowGroupSize: number;
-  readonly #tempDir: string;
+  readonly #spillDir: string;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -92,30 +92,26 @@ export class ParquetWriter {
     instance: DuckDBInstance,
     connection: DuckDBConnection,
     rowGroupSize: number,
-    tempDir: string,
+    spillDir: string,
   ) {
     this.#instance = instance;
     this.#connection = connection;
     this.#rowGroupSize = rowGroupSize;
-    this.#tempDir = tempDir;
+    this.#spillDir = spillDir;
   }
 
-  /** Starts an in-memory DuckDB for writing, with its own temp directory. */
+  /** Starts an in-memory DuckDB for writing. */
   static async create(options: ParquetWriterOptions = {}): Promise<ParquetWriter> {
-    const tempDir = await mkdtemp(join(options.tempDirectory ?? tmpdir(), "inlet-parquet-"));
+    // DuckDB makes the directory only when it spills, and removes it on close.
+    const spillDir = join(options.tempDirectory ?? tmpdir(), `inlet-parquet-${randomUUID()}`);
     const config: Record<string, string> = {
       memory_limit: options.memoryLimit ?? DEFAULT_PARQUET_MEMORY_LIMIT,
-      temp_directory: join(tempDir, "spill"),
+      temp_directory: spillDir,
     };
     if (options.threads !== undefined) config.threads = String(options.threads);
-    try {
-      const instance = await DuckDBInstance.create(":memory:", config);
-      const connection = await instance.connect();
-      return new ParquetWriter(instance, connection, options.rowGroupSize ?? 122_880, tempDir);
-    } catch (error) {
-      await rm(tempDir, { recursive: true, force: true });
-      throw error;
-    }
+    const instance = await DuckDBInstance.create(":memory:", config);
+    const connection = await instance.connect();
+    return new ParquetWriter(instance, connection, options.rowGroupSize ?? 122_880, spillDir);
   }
 
   /** Writes each non-empty group to its file; resolves once every file is durable under its final name. */
@@ -151,7 +147,7 @@ export class ParquetWriter {
     await this.#queue;
     this.#connection.closeSync();
     this.#instance.closeSync();
-    await rm(this.#tempDir, { recursive: true, force: true });
+    await rm(this.#spillDir, { recursive: true, force: true }); // in case DuckDB left it
   }
 
   async #write(request: ParquetWriteRequest): Promise<WrittenParquetFile[]> {

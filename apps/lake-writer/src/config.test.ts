@@ -7,11 +7,11 @@ describe("loadConfig", () => {
     const config = loadConfig({});
     expect(config.INLET_LAKE_WRITER_PORT).toBe(8093);
     expect(config.INLET_WRITER_DATASETS).toBeUndefined();
-    expect(config.INLET_WRITER_MAX_ROWS).toBe(100_000);
-    expect(config.INLET_WRITER_MAX_BYTES).toBe(64 * 1024 * 1024);
+    expect(config.INLET_WRITER_MAX_ROWS).toBe(50_000);
+    expect(config.INLET_WRITER_MAX_BYTES).toBe(8 * 1024 * 1024);
     expect(config.INLET_WRITER_FLUSH_MS).toBe(5_000);
     expect(config.INLET_WRITER_ACK_WAIT_MS).toBe(30_000);
-    expect(config.INLET_WRITER_MAX_ACK_PENDING).toBe(2_000);
+    expect(config.INLET_WRITER_MAX_ACK_PENDING).toBe(500);
     expect(config.INLET_RAW_ENABLED).toBe(true);
     expect(config.INLET_WRITER_TARGET_FILE_BYTES).toBe(128 * 1024 * 1024);
     expect(config.INLET_WRITER_COMPACT_INTERVAL_MS).toBe(600_000);

@@ -226,7 +226,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
       await registerDatasets(registry, deps.datasets);
       const datasets = selectedDatasets();
       void watchConnection();
-      parquet = await ParquetWriter.create({ rowGroupSize: ROW_GROUP_ROWS });
+      parquet = await ParquetWriter.create({ rowGroupSize: ROW_GROUP_ROWS, memoryLimit: "128MB" });
       for (const definition of datasets)
         curated.set(definition.name, await startCurated(definition, parquet));
       maintenance = await TableMaintenance.create({

@@ -54,7 +54,11 @@ export class TableMaintenance {
 
   /** Opens the job's own DuckDB; `start()` schedules the jobs. */
   static async create(options: TableMaintenanceOptions): Promise<TableMaintenance> {
-    const writer = await ParquetWriter.create({ threads: 1, rowGroupSize: options.rowGroupSize });
+    const writer = await ParquetWriter.create({
+      threads: 1,
+      rowGroupSize: options.rowGroupSize,
+      memoryLimit: "128MB",
+    });
     return new TableMaintenance(options, writer);
   }
 

@@ -101,6 +101,8 @@ describe("file sizing", () => {
   test("writes row groups of 122,880 rows where a file is big enough", async ({ harness }) => {
     const writer = await harness.startWriter({
       INLET_WRITER_MAX_ROWS: "300000",
+      INLET_WRITER_MAX_BYTES: String(256 * 1024 * 1024),
+      INLET_WRITER_MAX_ACK_PENDING: "2000",
       INLET_WRITER_FLUSH_MS: "1m",
     });
     let lastSeq = 0;

@@ -270,6 +270,21 @@ describe("collector over HTTP", () => {
     }
   });
 
+  test("with INLET_RAW_ENABLED=false creates no raw-writer consumer", async ({ nats }) => {
+    const t = await startTestCollector(nats.url, {
+      ingestConsumer: false,
+      provisionConsumers: true,
+      env: { INLET_RAW_ENABLED: "false" },
+    });
+    try {
+      const names: string[] = [];
+      for await (const info of t.bus.jsm.consumers.list(t.stream(StreamName.Ingest))) names.push(info.name);
+      expect(names).toEqual(["processor"]);
+    } finally {
+      await t.close();
+    }
+  });
+
   test("uses a newly registered schema version without a restart", async ({ nats }) => {
     const t = await startTestCollector(nats.url);
     try {

@@ -208,11 +208,12 @@ export class RawWriter implements WriterGauges {
         yieldedAt = performance.now();
         continue;
       }
-      this.#inboxBytes -= msg.data.length;
       try {
         await this.#appendFrame(msg);
       } catch (err) {
         this.#log.error({ err, seq: msg.seq }, "frame handling failed, left for redelivery");
+      } finally {
+        this.#inboxBytes -= msg.data.length; // now in the batch, or done with
       }
       this.#flushIfDue();
       if (performance.now() - yieldedAt >= YIELD_AFTER_MS) {

@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { DurableName, publishFrame, StreamName } from "@inlet/bus";
+import { DurableName, ensureConsumer, publishFrame, StreamName } from "@inlet/bus";
 import { createAvroType, formatSchemaId } from "@inlet/schema";
 import { parsePrometheusText, prometheusKey } from "@inlet/telemetry";
 import { uniqueName, waitFor } from "@inlet/testing";
@@ -86,6 +86,86 @@ describe("raw zone", () => {
     });
     const dirs = await readdir(join(harness.lakeDir, "raw", "orders"));
     expect(dirs).toEqual(["ingest_date=2024-03-01"]);
+  });
+
+  test("holds at most INLET_WRITER_MAX_BYTES of frames un-acked, acking them by the batch", async ({
+    harness,
+  }) => {
+    const ingest = harness.stream(StreamName.Ingest);
+    await ensureConsumer(harness.bus.jsm, ingest, { durable: DurableName.RawWriter, maxDeliver: -1 });
+    const sent: string[] = [];
+    let frameBytes = 0; // of every frame
+    for (let frame = 0; frame < 60; frame++) {
+      // Every frame the same size, so the byte bound is a frame count.
+      const events = Array.from({ length: 40 }, (_, i) => {
+        const item = `item-${String(frame * 40 + i).padStart(6, "0")}`;
+        const ts = Date.UTC(2024, 2, 1) + frame * 40 + i;
+        return {
+          id: `bound-${item}`,
+          ingestedAt: ts,
+          payload: ordersV2.toBuffer({ ts, item, qty: 1, coupon: null }),
+        };
+      });
+      sent.push(...events.map((e) => e.id));
+      const ack = await publishFrame(harness.bus.js, harness.subjects.ingest("orders"), {
+        events,
+        schemaId: formatSchemaId("orders", 2),
+        msgId: uniqueName("ingest"),
+      });
+      frameBytes = Math.max(
+        frameBytes,
+        (await harness.bus.jsm.streams.getMessage(ingest, { seq: ack.seq }))!.data.length,
+      );
+    }
+    const maxBytes = 8 * frameBytes;
+    const writer = await harness.startWriter({
+      INLET_RAW_ENABLED: "true",
+      INLET_RAW_FLUSH_MS: "50",
+      INLET_WRITER_MAX_BYTES: String(maxBytes),
+    });
+    let mostHeld = 0;
+    await waitFor(
+      async () => {
+        const info = await harness.bus.jsm.consumers.info(ingest, DurableName.RawWriter);
+        mostHeld = Math.max(mostHeld, info.num_ack_pending);
+        return info.num_pending === 0 && info.num_ack_pending === 0;
+      },
+      { message: "every ingest frame acked", intervalMs: 5 },
+    );
+    await writer.stop();
+
+    expect(mostHeld).toBeGreaterThan(1); // frames wait for their flush together
+    expect(mostHeld).toBeLessThanOrEqual(8);
+    expect((await rawRecords(harness.lakeDir, "orders")).map((r) => r._event_id).sort()).toEqual(
+      [...sent].sort(),
+    );
+  });
+
+  test("with INLET_RAW_ENABLED=false deletes the raw-writer consumer, so INGEST keeps nothing for it", async ({
+    harness,
+  }) => {
+    const ingest = harness.stream(StreamName.Ingest);
+    await ensureConsumer(harness.bus.jsm, ingest, { durable: DurableName.RawWriter });
+    await publishFrame(harness.bus.js, harness.subjects.ingest("orders"), {
+      events: [
+        {
+          id: "kept",
+          ingestedAt: Date.UTC(2024, 2, 1),
+          payload: ordersV2.toBuffer({ coupon: null, ...harness.orders(1)[0]! }),
+        },
+      ],
+      schemaId: formatSchemaId("orders", 2),
+      msgId: uniqueName("ingest"),
+    });
+    expect((await harness.bus.jsm.streams.info(ingest)).state.messages).toBe(1);
+
+    await harness.startWriter({ INLET_RAW_ENABLED: "false" });
+    const names: string[] = [];
+    for await (const info of harness.bus.jsm.consumers.list(ingest)) names.push(info.name);
+    expect(names).toEqual([]);
+    await waitFor(async () => (await harness.bus.jsm.streams.info(ingest)).state.messages === 0, {
+      message: "INGEST released the frame",
+    });
   });
 
   test("is ready once its consumers run, and shows what it committed in /metrics", async ({ harness }) => {

@@ -3,7 +3,7 @@ import { natsTest as test } from "@inlet/testing/vitest";
 import { describe, expect } from "vitest";
 import { connectBus } from "../src/connect.js";
 import { ensureConsumer, StreamName, streamName } from "../src/streams.js";
-import { ensureTopology, pipelineConsumers } from "../src/topology.js";
+import { deleteConsumerIfExists, ensureTopology, pipelineConsumers } from "../src/topology.js";
 
 describe("ensureTopology", () => {
   test("creates every stream and pipeline consumer, and leaves an owner's settings alone", async ({
@@ -42,6 +42,35 @@ describe("ensureTopology", () => {
     await bus.js.publish(`${prefix}.ingest.clicks`, "x");
     const ingest = await bus.jsm.streams.info(streamName(StreamName.Ingest, prefix));
     expect(ingest.state.messages).toBe(1);
+    await bus.close();
+  });
+
+  test("creates no raw-writer when the raw zone is off", async ({ nats }) => {
+    const bus = await connectBus({ servers: nats.url, name: "topology-test" });
+    const prefix = uniqueName("t");
+    await ensureTopology(bus.jsm, { datasets: ["clicks"], prefix, rawZone: false });
+    const ingest = streamName(StreamName.Ingest, prefix);
+    const names: string[] = [];
+    for await (const info of bus.jsm.consumers.list(ingest)) names.push(info.name);
+    expect(names).toEqual(["processor"]);
+    expect(pipelineConsumers(["clicks"], prefix, { rawZone: false }).map((c) => c.spec.durable)).toEqual([
+      "processor",
+      "enricher",
+      "lake-writer-clicks",
+    ]);
+    await bus.close();
+  });
+
+  test("deletes a consumer when it exists, and says so", async ({ nats }) => {
+    const bus = await connectBus({ servers: nats.url, name: "topology-test" });
+    const prefix = uniqueName("t");
+    await ensureTopology(bus.jsm, { datasets: ["clicks"], prefix });
+    const ingest = streamName(StreamName.Ingest, prefix);
+    expect(await deleteConsumerIfExists(bus.jsm, ingest, "raw-writer")).toBe("deleted");
+    expect(await deleteConsumerIfExists(bus.jsm, ingest, "raw-writer")).toBe("absent");
+    const names: string[] = [];
+    for await (const info of bus.jsm.consumers.list(ingest)) names.push(info.name);
+    expect(names).toEqual(["processor"]);
     await bus.close();
   });
 });

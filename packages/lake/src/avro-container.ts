@@ -19,8 +19,9 @@ const HEADER = avro.Type.forSchema({
 const LONG = avro.Type.forSchema("long");
 const MAGIC = Buffer.from([0x4f, 0x62, 0x6a, 0x01]); // "Obj" 1
 const deflate = promisify(deflateRaw);
-// Deflate output can exceed its input a little (incompressible data): room for that.
-const DEFLATE_SLACK = 64 * 1024;
+// Raw events deflate to a quarter of their size or less: an output buffer of half the input (and
+// this) holds nearly every block in one piece; a larger output takes another trip.
+const OUTPUT_SLACK = 64 * 1024;
 
 /** Bytes of an OCF sync marker. */
 export const SYNC_BYTES = 16;
@@ -36,9 +37,9 @@ export function containerHeader(schemaJson: string, sync: Buffer): Buffer {
 
 /**
  * One data block: object count, size, the encoded objects (`objects`, concatenated) deflated at
- * zlib `level` (0–9) on libuv's thread pool, the sync marker. The output buffer is as large as the
- * input, so the deflate is one trip to the pool rather than one per 16 kB of output (each trip
- * waits for the event loop, and a busy loop turned a block's few milliseconds into seconds).
+ * zlib `level` (0–9) on libuv's thread pool, the sync marker. The output buffer is sized for the
+ * whole result, so the deflate is a trip or two to the pool rather than one per 16 kB of output
+ * (each trip waits for the event loop, and a busy loop turned a block's milliseconds into seconds).
  */
 export async function containerBlock(
   count: number,
@@ -46,7 +47,7 @@ export async function containerBlock(
   sync: Buffer,
   level: number,
 ): Promise<Buffer> {
-  const data = await deflate(objects, { level, chunkSize: objects.length + DEFLATE_SLACK });
+  const data = await deflate(objects, { level, chunkSize: Math.ceil(objects.length / 2) + OUTPUT_SLACK });
   return Buffer.concat([LONG.toBuffer(count), LONG.toBuffer(data.length), data, sync]);
 }
 

@@ -1,4 +1,4 @@
-import { appendFile, copyFile, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import avro from "avsc";
@@ -224,6 +224,113 @@ describe("RawZoneWriter", () => {
     );
     await restarted.close();
     await crashed.close(); // its file was closed for it: nothing to do, no error
+  });
+
+  it("flushes what was appended before the flush began; appends made meanwhile wait for the next", async () => {
+    const writer = await RawZoneWriter.create({ lakeDir });
+    const events = Array.from({ length: 6 }, (_, i) => event(i, HOUR_7));
+    await writer.append(
+      "clicks",
+      "clicks@1",
+      clicksV1,
+      events.slice(0, 3).map((e) => e.raw),
+    );
+    const flushed = writer.flush();
+    const appended = writer.append(
+      "clicks",
+      "clicks@1",
+      clicksV1,
+      events.slice(3).map((e) => e.raw),
+    );
+    await Promise.all([flushed, appended]);
+    const [open] = await filesUnder(rawDir(), ".avro.inprogress");
+    const copy = join(lakeDir, "copy.avro");
+    await copyFile(join(rawDir(), open!), copy);
+    expect((await decodeFile(copy)).records.map((r) => r._event_id)).toEqual(["e0", "e1", "e2"]);
+
+    await writer.flush();
+    await copyFile(join(rawDir(), open!), copy);
+    expect((await decodeFile(copy)).records.map((r) => r._event_id)).toEqual(events.map((e) => e.raw.id));
+    await writer.close();
+  });
+
+  it("writes many blocks, and a record larger than a block, that read back unchanged", async () => {
+    const writer = await RawZoneWriter.create({ lakeDir, blockBytes: 300 });
+    const events = Array.from({ length: 120 }, (_, i) => event(i, HOUR_7));
+    const big = { ...event(999, HOUR_7), value: {} as Record<string, unknown> };
+    big.value = { ts: HOUR_7 - 1000, page: "/".repeat(5_000), referrer: null, device: "mobile" };
+    big.raw = { ...big.raw, payload: typeV1.toBuffer(big.value) };
+    for (let i = 0; i < events.length; i += 7) {
+      await writer.append(
+        "clicks",
+        "clicks@1",
+        clicksV1,
+        events.slice(i, i + 7).map((e) => e.raw),
+      );
+    }
+    await writer.append("clicks", "clicks@1", clicksV1, [big.raw]);
+    await writer.close();
+    const [file] = await filesUnder(rawDir(), ".avro");
+    const { records } = await decodeFile(join(rawDir(), file!));
+    expect(records.map((r) => r._event_id)).toEqual([...events.map((e) => e.raw.id), "e999"]);
+    expect(records.at(-1)!.event).toEqual(big.value);
+    expect(records[5]!.event).toEqual(events[5]!.value);
+  });
+
+  it("encodes the lineage as Avro does: multi-byte ids, empty trace ids, times before 1970", async () => {
+    const writer = await RawZoneWriter.create({ lakeDir });
+    const before1970 = -90 * 60_000;
+    const FAR = Date.UTC(9999, 11, 31, 23, 59); // about 2^48: every byte of the varint path
+    const raws: RawEvent[] = [
+      { ...event(0, HOUR_7).raw, id: "évènement-💡", traceId: "" },
+      { ...event(1, before1970).raw, id: "old" },
+      { ...event(2, FAR).raw, id: "far" },
+    ];
+    await writer.append("clicks", "clicks@1", clicksV1, raws);
+    await writer.close();
+    const records: Record<string, unknown>[] = [];
+    for (const file of await filesUnder(rawDir(), ".avro"))
+      records.push(...(await decodeFile(join(rawDir(), file))).records);
+    const lineage = new Map(records.map((r) => [r._event_id, [r._ingested_at, r._trace_id]]));
+    expect(lineage).toEqual(
+      new Map([
+        ["évènement-💡", [HOUR_7, ""]],
+        ["old", [before1970, raws[1]!.traceId]],
+        ["far", [FAR, raws[2]!.traceId]],
+      ]),
+    );
+    expect(await filesUnder(rawDir(), ".avro")).toContainEqual(
+      expect.stringMatching(/^ingest_date=1969-12-31\/hour=22\//),
+    );
+  });
+
+  it("compresses at the level asked for", async () => {
+    const sizes: number[] = [];
+    for (const compressionLevel of [0, 9]) {
+      const dir = join(lakeDir, `level-${compressionLevel}`);
+      const writer = await RawZoneWriter.create({ lakeDir: dir, compressionLevel });
+      const events = Array.from({ length: 300 }, (_, i) => event(i, HOUR_7));
+      await writer.append(
+        "clicks",
+        "clicks@1",
+        clicksV1,
+        events.map((e) => e.raw),
+      );
+      await writer.close();
+      const [file] = await filesUnder(join(dir, "raw", "clicks"), ".avro");
+      const path = join(dir, "raw", "clicks", file!);
+      expect((await decodeFile(path)).records).toHaveLength(300);
+      sizes.push((await stat(path)).size);
+    }
+    expect(sizes[0]!).toBeGreaterThan(2 * sizes[1]!);
+  });
+
+  it("refuses an event whose ingest time is not a whole number of ms", async () => {
+    const writer = await RawZoneWriter.create({ lakeDir });
+    await expect(
+      writer.append("clicks", "clicks@1", clicksV1, [{ ...event(0, HOUR_7).raw, ingestedAt: 1.5 }]),
+    ).rejects.toThrow('dataset "clicks": event e0 has invalid lineage (ingestedAt 1.5)');
+    await writer.close();
   });
 
   it("refuses a schema it cannot wrap", async () => {

@@ -83,6 +83,7 @@ interface OpenFile {
   blockLength: number;
   blockCount: number;
   inFlight: number; // blocks sealed, not yet written
+  spares: Buffer[]; // block buffers whose compression is done, to fill again
   writing: Promise<void>; // the sealed blocks' writes, in order; rejected for good after a failed write
   syncing: Promise<unknown>; // the fsyncs started on this file
   dirty: boolean; // a block was sealed since the last flush began
@@ -309,6 +310,7 @@ export class RawZoneWriter {
       blockLength: 0,
       blockCount: 0,
       inFlight: 0,
+      spares: [],
       writing: writeAt(handle, header, 0),
       syncing: Promise.resolve(),
       dirty: true,
@@ -322,14 +324,23 @@ export class RawZoneWriter {
   // written after the file's earlier blocks. A failed write fails every later one of the file.
   #seal(file: OpenFile): void {
     if (file.blockCount === 0) return;
+    const sealed = file.block;
     const compressed = containerBlock(
       file.blockCount,
-      file.block.subarray(0, file.blockLength),
+      sealed.subarray(0, file.blockLength),
       file.sync,
       this.#level,
     );
-    compressed.catch(() => {}); // reported through `writing`
-    file.block = Buffer.allocUnsafe(this.#blockBytes + BLOCK_SLACK);
+    // Block buffers are reused rather than left to the garbage collector: in a process with a
+    // large heap, megabytes of buffers churned per second set off costly full collections.
+    const blockSize = this.#blockBytes + BLOCK_SLACK;
+    compressed.then(
+      () => {
+        if (sealed.length === blockSize) file.spares.push(sealed);
+      },
+      () => {}, // reported through `writing`
+    );
+    file.block = file.spares.pop() ?? Buffer.allocUnsafe(blockSize);
     file.blockLength = 0;
     file.blockCount = 0;
     file.dirty = true;

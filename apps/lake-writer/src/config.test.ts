@@ -8,7 +8,8 @@ describe("loadConfig", () => {
     expect(config.INLET_LAKE_WRITER_PORT).toBe(8093);
     expect(config.INLET_WRITER_DATASETS).toBeUndefined();
     expect(config.INLET_WRITER_MAX_ROWS).toBe(50_000);
-    expect(config.INLET_WRITER_MAX_BYTES).toBe(8 * 1024 * 1024);
+    expect(config.INLET_WRITER_MAX_BYTES).toBe(4 * 1024 * 1024);
+    expect(config.INLET_WRITER_DUCKDB_MEMORY).toBe("64MB");
     expect(config.INLET_WRITER_FLUSH_MS).toBe(5_000);
     expect(config.INLET_WRITER_ACK_WAIT_MS).toBe(30_000);
     expect(config.INLET_WRITER_MAX_ACK_PENDING).toBe(500);
@@ -78,6 +79,13 @@ describe("loadConfig", () => {
   it("refuses an ack wait shorter than two flush intervals", () => {
     expect(() => loadConfig({ INLET_WRITER_FLUSH_MS: "5s", INLET_WRITER_ACK_WAIT_MS: "6s" })).toThrow(
       /INLET_WRITER_ACK_WAIT_MS: expected an ack wait of at least twice INLET_WRITER_FLUSH_MS/,
+    );
+  });
+
+  it("takes DuckDB's memory limit as a size, and refuses anything else", () => {
+    expect(loadConfig({ INLET_WRITER_DUCKDB_MEMORY: "256MiB" }).INLET_WRITER_DUCKDB_MEMORY).toBe("256MiB");
+    expect(() => loadConfig({ INLET_WRITER_DUCKDB_MEMORY: "lots" })).toThrow(
+      /INLET_WRITER_DUCKDB_MEMORY: expected a size such as 64MB or 1GiB/,
     );
   });
 });

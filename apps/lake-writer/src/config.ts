@@ -34,11 +34,15 @@ const lakeWriterEnv = commonEnv
     INLET_LAKE_WRITER_PORT: port(8093),
     INLET_WRITER_DATASETS: datasetList(),
     INLET_WRITER_MAX_ROWS: positiveInt(50_000),
-    INLET_WRITER_MAX_BYTES: positiveInt(8 * MIB),
+    INLET_WRITER_MAX_BYTES: positiveInt(4 * MIB),
     INLET_WRITER_TARGET_FILE_BYTES: positiveInt(128 * MIB),
     INLET_WRITER_FLUSH_MS: durationMs(5_000),
     INLET_WRITER_ACK_WAIT_MS: durationMs().optional(),
     INLET_WRITER_MAX_ACK_PENDING: positiveInt(500),
+    INLET_WRITER_DUCKDB_MEMORY: z
+      .string()
+      .regex(/^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, "expected a size such as 64MB or 1GiB")
+      .default("64MB"),
     INLET_RAW_ENABLED: bool(true),
     INLET_RAW_FLUSH_MS: durationMs(1_000),
     INLET_WRITER_COMPACT_INTERVAL_MS: durationMs(10 * 60_000),

@@ -1,13 +1,15 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { setTimeout as sleep, setImmediate as yieldToEventLoop } from "node:timers/promises";
 import {
   collectorFrameId,
   type DeadLetters,
+  Delivery,
+  decodeFrame,
   FrameError,
   type ReceivedFrame,
   readFrame,
   Stage,
 } from "@inlet/bus";
-import { type CuratedRow, type CuratedTable, LakeError, LakeErrorCode } from "@inlet/lake";
+import { type CuratedColumns, type CuratedTable, LakeError, LakeErrorCode } from "@inlet/lake";
 import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistry } from "@inlet/schema";
 import {
   ATTR_INLET_DATASET,
@@ -26,22 +28,16 @@ import {
   MessagingOperationType,
   type Span,
   SpanKind,
-  SpanStatusCode,
   type Tracer,
   traceIdFromTraceparent,
 } from "@inlet/telemetry";
 import type { Consumer, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import {
-  addPartitionRows,
-  FileSizer,
-  largestPartition,
-  type PartitionRows,
-  partitionRowsOf,
-} from "./file-sizing.js";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { FileSizer, type PartitionRows } from "./file-sizing.js";
 import { type BatchEntry, type FlushBounds, FlushReason, MicroBatch } from "./micro-batch.js";
 import { PullLoop } from "./pull-loop.js";
 import { RecentFrames } from "./recent-frames.js";
-import { type RejectedEvent, RowDecoder } from "./row-decoder.js";
+import { ColumnsBuilder, RejectCode, type RejectedEvent, RowDecoder } from "./row-decoder.js";
 import { type WriterGauges, type WriterMetrics, Zone } from "./writer-metrics.js";
 
 /** What a {@link CuratedWriter} needs. */
@@ -49,6 +45,8 @@ export interface CuratedWriterOptions {
   readonly dataset: string;
   /** The dataset's event time field (a timestamp-millis field), for freshness. */
   readonly eventTimeField: string;
+  /** The connection the consumer's deliveries are answered on. */
+  readonly nc: NatsConnection;
   readonly jsm: JetStreamManager;
   /** The durable pull consumer `lake-writer-<ds>` on `curated.<ds>`. */
   readonly consumer: Consumer;
@@ -75,18 +73,21 @@ export interface CuratedWriterOptions {
 }
 
 /**
- * One buffered frame: its rows (and how many fall in each partition), its span (ended at the
- * commit), its newest event time, its content id.
+ * One buffered frame, kept as received until its flush decodes it: its body (an exact copy: the
+ * message's own bytes may share a larger read buffer), the schema it was written with, its trace,
+ * its event count (a bound on any partition's rows in it), its span (ended at the commit), its
+ * content id.
  */
 interface BufferedFrame {
-  readonly rows: CuratedRow[];
+  readonly body: Uint8Array;
+  readonly writer: RegisteredSchema;
+  readonly traceparent: string | undefined;
   readonly partitions: PartitionRows;
   readonly span: Span;
-  readonly newest: number;
   readonly contentId: string | undefined;
 }
 
-type Batch = MicroBatch<JsMsg, BufferedFrame>;
+type Batch = MicroBatch<Delivery, BufferedFrame>;
 
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
@@ -94,6 +95,8 @@ const MAX_RETRY_MS = 30_000;
 // waits and the streams' 2-minute duplicate window: ten minutes covers both with room to spare.
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
 const DUPLICATE_WINDOW_FRAMES = 100_000;
+// Decoding a batch gives the event loop back this often (socket reads, acks, timers).
+const YIELD_AFTER_MS = 10;
 
 /**
  * Writes one dataset's curated frames into its Delta table, exactly once.
@@ -132,8 +135,6 @@ export class CuratedWriter implements WriterGauges {
   #decoder: RowDecoder;
   #committed = 0;
   #current: Batch;
-  // Rows per partition in #current.
-  #currentPartitions: PartitionRows = new Map();
   readonly #sizer: FileSizer;
   #flushing: Batch | undefined;
   #flushDone: Promise<void> | undefined;
@@ -181,6 +182,8 @@ export class CuratedWriter implements WriterGauges {
     this.#timer = setInterval(() => this.#tick(), this.#tickMs);
     this.#loop = new PullLoop(this.#o.consumer, {
       ...this.#o.fetch,
+      // Frames fetched wait at most one batch's worth of bytes for their turn.
+      maxInboxBytes: Math.ceil(this.#o.bounds.maxBytes / 4),
       handle: (msg) => this.#handle(msg),
       onError: (err, msg) => {
         // A frame left unhandled, or a fetch cut short, leaves deliveries pending that we do not hold.
@@ -214,7 +217,6 @@ export class CuratedWriter implements WriterGauges {
     }
     this.#handBack(this.#current);
     this.#current = new MicroBatch(this.#o.bounds);
-    this.#currentPartitions = new Map();
     this.#o.metrics.unwatch(this);
     this.#log.info({ committedSeq: this.#committed }, "curated writer stopped");
   }
@@ -239,7 +241,7 @@ export class CuratedWriter implements WriterGauges {
       this.#o.metrics.frameSkipped(this.dataset, this.zone);
       return;
     }
-    if (this.#current.swap(seq, msg) || this.#flushing?.has(seq)) {
+    if (this.#current.swap(seq, new Delivery(this.#o.nc, msg)) || this.#flushing?.has(seq)) {
       // A redelivery of a frame in hand: the flush that holds it acks it.
       this.#o.metrics.frameSkipped(this.dataset, this.zone);
       return;
@@ -272,35 +274,22 @@ export class CuratedWriter implements WriterGauges {
     const writer = await this.#writerSchema(frame.schemaId, msg);
     if (writer === undefined) return;
     if (writer.version > this.#decoder.schema.version && !(await this.#upgrade(writer, msg))) return;
-
-    const span = this.#startSpan(frame);
-    const traceId = traceIdFromTraceparent(frame.traceparent) ?? "";
-    const rows: CuratedRow[] = [];
-    const rejected: RejectedEvent[] = [];
-    let newest: number;
     try {
-      newest = this.#decoder.decode(frame.events, writer, traceId, rows, rejected);
+      this.#decoder.check(writer);
     } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: "frame dead-lettered" });
-      span.end();
       const reason = `dataset ${JSON.stringify(this.dataset)}: ${writer.id} cannot be read as ${this.#decoder.schema.id}: ${err instanceof Error ? err.message : String(err)}`;
       await this.#deadLetterFrame(msg, "INCOMPATIBLE_SCHEMA", reason);
       return;
     }
-    if (rejected.length > 0) {
-      await Promise.all(rejected.map((r) => this.#deadLetterEvent(r, frame.traceparent)));
-    }
-    this.#o.metrics.frameIn(this.dataset, this.zone, frame.events.length);
-    const partitions = partitionRowsOf(rows, this.#o.partitioned ? this.#o.eventTimeField : undefined);
-    this.#current.add(
-      seq,
-      msg,
-      { rows, partitions, span, newest, contentId },
-      rows.length,
-      msg.data.length,
-      Date.now(),
-    );
-    addPartitionRows(this.#currentPartitions, partitions);
+    // The payloads stay as received until the flush: a batch in memory weighs what it weighed on
+    // the wire, and decoded rows live only while their flush stages them.
+    const events = frame.events.length;
+    this.#o.metrics.frameIn(this.dataset, this.zone, events);
+    const partitions: PartitionRows = new Map(events === 0 ? [] : [[null, events]]);
+    const span = this.#startSpan(frame);
+    const body = msg.data.slice();
+    const item = { body, writer, traceparent: frame.traceparent, partitions, span, contentId };
+    this.#current.add(seq, new Delivery(this.#o.nc, msg), item, events, body.length, Date.now());
     if (contentId !== undefined) this.#bufferedContent.add(contentId);
     if (this.#gateOpen && (this.#current.full() || this.#fillsFile())) {
       // Backpressure: one flush at a time, so at most two batches are ever in memory.
@@ -342,7 +331,7 @@ export class CuratedWriter implements WriterGauges {
   // Opens the gate once the server counts no more pending frames than we hold, counted before
   // asking: then every delivery still pending is one of ours and none can overtake a commit.
   async #checkGate(): Promise<void> {
-    const held = this.#current.frames + (this.#flushing?.frames ?? 0);
+    const held = this.#current.frames + (this.#flushing?.frames ?? 0) + (this.#loop?.inboxFrames ?? 0);
     const info = await this.#o.jsm.consumers.info(this.#o.stream, this.#o.durable);
     if (!this.#gateOpen && info.num_ack_pending <= held) {
       this.#gateOpen = true;
@@ -365,17 +354,17 @@ export class CuratedWriter implements WriterGauges {
     return this.#current.due(now) ?? (this.#fillsFile() ? FlushReason.File : undefined);
   }
 
+  // Whether the batch's rows could fill a file: its rows bound those of any one partition.
   #fillsFile(): boolean {
     const batch = this.#current;
     if (batch.rows === 0) return false;
-    return largestPartition(this.#currentPartitions) >= this.#sizer.rowsPerFile(batch.bytes / batch.rows);
+    return batch.rows >= this.#sizer.rowsPerFile(batch.bytes / batch.rows);
   }
 
   #beginFlush(reason: FlushReason): void {
     const batch = this.#current;
     if (batch.frames === 0) return;
     this.#current = new MicroBatch(this.#o.bounds);
-    this.#currentPartitions = new Map();
     this.#flushing = batch;
     this.#flushDone = this.#commit(batch, reason).finally(() => {
       this.#flushing = undefined;
@@ -442,20 +431,14 @@ export class CuratedWriter implements WriterGauges {
     }
   }
 
-  async #appendPart(entries: readonly BatchEntry<JsMsg, BufferedFrame>[]): Promise<number> {
-    const rows: CuratedRow[] = [];
-    let newest = 0;
+  async #appendPart(entries: readonly BatchEntry<Delivery, BufferedFrame>[]): Promise<number> {
     let lastSeq = 0;
-    for (const entry of entries) {
-      const frameRows = entry.item.rows;
-      for (let i = 0; i < frameRows.length; i++) rows.push(frameRows[i]!);
-      if (entry.item.newest > newest) newest = entry.item.newest;
-      if (entry.seq > lastSeq) lastSeq = entry.seq;
-    }
-    const result = await this.#table.append(rows, lastSeq);
+    for (const entry of entries) if (entry.seq > lastSeq) lastSeq = entry.seq;
+    const decoded = { rows: 0, newest: 0 };
+    const result = await this.#table.appendColumns(() => this.#decode(entries, decoded), lastSeq);
     this.#committed = lastSeq;
     this.#lastCommitAt = Date.now();
-    if (newest > this.#newestEventAt) this.#newestEventAt = newest;
+    if (decoded.newest > this.#newestEventAt) this.#newestEventAt = decoded.newest;
     this.#sizer.learn(this.#table.snapshot?.files);
     if (result.checkpointError !== undefined) {
       // The commit stands; the next commit tries the checkpoint again.
@@ -471,7 +454,52 @@ export class CuratedWriter implements WriterGauges {
       },
       "committed",
     );
-    return rows.length;
+    return result.rows;
+  }
+
+  // Decodes the frames into the table's columns, called when the Parquet writer is ready to stage
+  // them. Events that cannot become rows are dead-lettered first (each dead letter has a
+  // deterministic id, so a flush that is retried does not repeat one).
+  async #decode(
+    entries: readonly BatchEntry<Delivery, BufferedFrame>[],
+    decoded: { rows: number; newest: number },
+  ): Promise<CuratedColumns> {
+    const columns = new ColumnsBuilder(this.#table.dataColumns);
+    const rejected: { event: RejectedEvent; traceparent: string | undefined }[] = [];
+    const frameRejects: RejectedEvent[] = [];
+    let yieldedAt = performance.now();
+    for (const entry of entries) {
+      if (performance.now() - yieldedAt >= YIELD_AFTER_MS) {
+        await yieldToEventLoop();
+        yieldedAt = performance.now();
+      }
+      // It parsed when it arrived.
+      const events = decodeFrame(entry.item.body);
+      const { traceparent } = entry.item;
+      const traceId = traceIdFromTraceparent(traceparent) ?? "";
+      frameRejects.length = 0;
+      try {
+        const newest = this.#decoder.decode(events, entry.item.writer, traceId, columns, frameRejects);
+        if (newest > decoded.newest) decoded.newest = newest;
+      } catch (err) {
+        // Readable when it arrived; a schema upgrade since made it unreadable: its events are dead letters.
+        const reason = `dataset ${JSON.stringify(this.dataset)}: ${entry.item.writer.id} cannot be read as ${this.#decoder.schema.id}: ${err instanceof Error ? err.message : String(err)}`;
+        for (const e of events) {
+          frameRejects.push({
+            eventId: e.id,
+            code: RejectCode.Undecodable,
+            reason,
+            event: Buffer.from(e.payload).toString("base64"),
+          });
+        }
+      }
+      for (const event of frameRejects) rejected.push({ event, traceparent });
+    }
+    if (rejected.length > 0) {
+      await Promise.all(rejected.map((r) => this.#deadLetterEvent(r.event, r.traceparent)));
+    }
+    decoded.rows = columns.rows;
+    return columns.columns();
   }
 
   // Frames we hold but will not commit: nak them so the next writer gets them at once.

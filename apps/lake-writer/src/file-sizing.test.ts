@@ -1,12 +1,6 @@
-import type { CuratedRow, DeltaAddFile } from "@inlet/lake";
+import type { DeltaAddFile } from "@inlet/lake";
 import { describe, expect, it } from "vitest";
-import { FileSizer, largestPartition, type PartitionRows, partitionRowsOf } from "./file-sizing.js";
-
-const DAY = 86_400_000;
-
-function row(ts: number | null): CuratedRow {
-  return { event: { ts }, eventId: "e", ingestedAt: 0, traceId: "", schemaVersion: 1 };
-}
+import { FileSizer, type PartitionRows } from "./file-sizing.js";
 
 function file(size: number, numRecords?: number): DeltaAddFile {
   return {
@@ -20,24 +14,6 @@ function file(size: number, numRecords?: number): DeltaAddFile {
       : { stats: { numRecords, minValues: {}, maxValues: {}, nullCount: {} } }),
   };
 }
-
-describe("partitionRowsOf", () => {
-  it("counts rows per UTC day of the event time, null for none", () => {
-    const rows = [row(3 * DAY), row(3 * DAY + DAY - 1), row(4 * DAY), row(null)];
-    expect(partitionRowsOf(rows, "ts")).toEqual(
-      new Map([
-        [3, 2],
-        [4, 1],
-        [null, 1],
-      ]),
-    );
-  });
-
-  it("puts every row under one key when the table is not partitioned", () => {
-    expect(partitionRowsOf([row(0), row(DAY)], undefined)).toEqual(new Map([[null, 2]]));
-    expect(largestPartition(partitionRowsOf([], undefined))).toBe(0);
-  });
-});
 
 describe("FileSizer", () => {
   it("fills a file with the payload bytes per row until it has seen the table's files", () => {

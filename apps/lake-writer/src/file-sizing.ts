@@ -1,41 +1,14 @@
-import type { CuratedRow, DeltaAddFile } from "@inlet/lake";
-
-/** Rows per partition: the UTC day of the event time (days since the epoch; null for none) → rows. */
-export type PartitionRows = Map<number | null, number>;
-
-const MS_PER_DAY = 86_400_000;
+import type { DeltaAddFile } from "@inlet/lake";
 
 /**
- * Counts `rows` per `event_date` partition (the UTC day of `eventTimeField`), or all under one key
- * when the table is not partitioned (`eventTimeField` undefined).
+ * Rows per partition: the UTC day of the event time (days since the epoch; null for none) → rows.
+ * A frame not decoded yet counts all its events under null: a bound on any one partition's rows.
  */
-export function partitionRowsOf(
-  rows: readonly CuratedRow[],
-  eventTimeField: string | undefined,
-): PartitionRows {
-  const counts: PartitionRows = new Map();
-  if (eventTimeField === undefined) {
-    if (rows.length > 0) counts.set(null, rows.length);
-    return counts;
-  }
-  for (const row of rows) {
-    const time = row.event[eventTimeField];
-    const day = typeof time === "number" && Number.isFinite(time) ? Math.floor(time / MS_PER_DAY) : null;
-    counts.set(day, (counts.get(day) ?? 0) + 1);
-  }
-  return counts;
-}
+export type PartitionRows = Map<number | null, number>;
 
 /** Adds `more` into `into`. */
 export function addPartitionRows(into: PartitionRows, more: PartitionRows): void {
   for (const [key, rows] of more) into.set(key, (into.get(key) ?? 0) + rows);
-}
-
-/** The most rows any one partition holds. */
-export function largestPartition(rows: PartitionRows): number {
-  let largest = 0;
-  for (const n of rows.values()) if (n > largest) largest = n;
-  return largest;
 }
 
 /**

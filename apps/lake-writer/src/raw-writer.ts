@@ -1,6 +1,7 @@
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from "node:timers/promises";
 import {
   type DeadLetters,
+  Delivery,
   datasetOfSubject,
   FrameError,
   type ReceivedFrame,
@@ -11,6 +12,7 @@ import type { RawEvent, RawZoneWriter } from "@inlet/lake";
 import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistry } from "@inlet/schema";
 import { type Logger, traceIdFromTraceparent } from "@inlet/telemetry";
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { type FlushBounds, FlushReason, MicroBatch } from "./micro-batch.js";
 import { type WriterGauges, type WriterMetrics, Zone } from "./writer-metrics.js";
 
@@ -18,6 +20,8 @@ import { type WriterGauges, type WriterMetrics, Zone } from "./writer-metrics.js
 export interface RawWriterOptions {
   /** The durable pull consumer `raw-writer` on INGEST. */
   readonly consumer: Consumer;
+  /** The connection the consumer's deliveries are answered on. */
+  readonly nc: NatsConnection;
   readonly durable: string;
   /** Opens a raw zone writer; called again after a failure (a failed writer must be replaced). */
   readonly openWriter: () => Promise<RawZoneWriter>;
@@ -41,7 +45,9 @@ interface RawFrame {
   readonly events: number;
 }
 
-type Batch = MicroBatch<JsMsg, RawFrame>;
+// A frame's events are in the raw zone writer's buffers once appended: the batch keeps only what
+// acking needs, not the message and the read buffer its bytes may share.
+type Batch = MicroBatch<Delivery, RawFrame>;
 
 /** A batch being flushed, and the raw zone writer that holds its events. */
 interface Flush {
@@ -243,7 +249,7 @@ export class RawWriter implements WriterGauges {
   }
 
   async #appendFrame(msg: JsMsg): Promise<void> {
-    if (this.#batch.swap(msg.seq, msg)) {
+    if (this.#batch.swap(msg.seq, new Delivery(this.#o.nc, msg))) {
       this.#o.metrics.frameSkipped("all", this.zone);
       return;
     }
@@ -274,7 +280,7 @@ export class RawWriter implements WriterGauges {
     this.#o.metrics.frameIn(frame.dataset, this.zone, events.length);
     this.#batch.add(
       msg.seq,
-      msg,
+      new Delivery(this.#o.nc, msg),
       { dataset: frame.dataset, events: events.length },
       events.length,
       msg.data.length,

@@ -1,7 +1,7 @@
 import type { CuratedRow } from "@inlet/lake";
 import { type AvroSchema, createAvroType, type RegisteredSchema } from "@inlet/schema";
 import { describe, expect, it } from "vitest";
-import { RejectCode, type RejectedEvent, RowDecoder } from "./row-decoder.js";
+import { ColumnsBuilder, RejectCode, type RejectedEvent, RowDecoder } from "./row-decoder.js";
 
 const v1: AvroSchema = {
   type: "record",
@@ -33,12 +33,21 @@ const trace = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 function decode(decoder: RowDecoder, writer: RegisteredSchema, events: { id: string; payload: Buffer }[]) {
   const rows: CuratedRow[] = [];
+  const sink = {
+    add: (
+      event: Record<string, unknown>,
+      eventId: string,
+      ingestedAt: number,
+      traceId: string,
+      schemaVersion: number,
+    ) => rows.push({ event, eventId, ingestedAt, traceId, schemaVersion }),
+  };
   const rejected: RejectedEvent[] = [];
   const newest = decoder.decode(
     events.map((e) => ({ ...e, ingestedAt: 1_700_000_000_123 })),
     writer,
     trace,
-    rows,
+    sink,
     rejected,
   );
   return { rows, rejected, newest };
@@ -115,5 +124,45 @@ describe("RowDecoder", () => {
     );
     const decoder = new RowDecoder(s1, "ts");
     expect(() => decode(decoder, other, [{ id: "x", payload: other.type.toBuffer({ qty: "1" }) }])).toThrow();
+    expect(() => decoder.check(other)).toThrow();
+    expect(() => decoder.check(s1)).not.toThrow();
+  });
+});
+
+describe("ColumnsBuilder", () => {
+  it("gathers decoded rows as the table's columns, a missing trace as null", () => {
+    const decoder = new RowDecoder(s2, "ts");
+    const columns = new ColumnsBuilder(["ts", "item", "qty", "coupon"]);
+    const events = [
+      { id: "a", ingestedAt: 10, payload: s1.type.toBuffer({ ts: 1_000, item: "pen", qty: 1 }) },
+      { id: "b", ingestedAt: 11, payload: s1.type.toBuffer({ ts: 2_000, item: "ink", qty: 4 }) },
+    ];
+    decoder.decode(events, s1, "", columns, []);
+    decoder.decode(
+      [
+        {
+          id: "c",
+          ingestedAt: 12,
+          payload: s2.type.toBuffer({ ts: 3_000, item: "cap", qty: 2, coupon: "x" }),
+        },
+      ],
+      s2,
+      trace,
+      columns,
+      [],
+    );
+    expect(columns.columns()).toEqual({
+      rows: 3,
+      data: [
+        [1_000, 2_000, 3_000],
+        ["pen", "ink", "cap"],
+        [1, 4, 2],
+        [null, null, "x"],
+      ],
+      eventIds: ["a", "b", "c"],
+      ingestedAts: [10, 11, 12],
+      traceIds: [null, null, trace],
+      schemaVersions: [1, 1, 2],
+    });
   });
 });

@@ -1,5 +1,5 @@
 import type { FrameEvent } from "@inlet/bus";
-import type { CuratedRow } from "@inlet/lake";
+import type { CuratedColumns } from "@inlet/lake";
 import type { AvroType, RegisteredSchema } from "@inlet/schema";
 import { RowCheck } from "./row-check.js";
 
@@ -28,6 +28,67 @@ export interface RejectedEvent {
 
 type Resolver = ReturnType<AvroType["createResolver"]>;
 
+/** Where {@link RowDecoder.decode} puts each row. */
+export interface RowSink {
+  add(
+    event: Readonly<Record<string, unknown>>,
+    eventId: string,
+    ingestedAt: number,
+    traceId: string,
+    schemaVersion: number,
+  ): void;
+}
+
+/**
+ * Rows gathered as columns ({@link CuratedColumns}): the table's data columns by name, then the
+ * lineage. Each event object is read once and can be collected young.
+ */
+export class ColumnsBuilder implements RowSink {
+  readonly #names: readonly string[];
+  readonly #data: unknown[][];
+  readonly #eventIds: string[] = [];
+  readonly #ingestedAts: number[] = [];
+  readonly #traceIds: (string | null)[] = [];
+  readonly #schemaVersions: number[] = [];
+
+  /** `names`: the table's data columns, in {@link CuratedTable.dataColumns} order. */
+  constructor(names: readonly string[]) {
+    this.#names = names;
+    this.#data = names.map(() => []);
+  }
+
+  get rows(): number {
+    return this.#eventIds.length;
+  }
+
+  add(
+    event: Readonly<Record<string, unknown>>,
+    eventId: string,
+    ingestedAt: number,
+    traceId: string,
+    schemaVersion: number,
+  ): void {
+    const names = this.#names;
+    const data = this.#data;
+    for (let c = 0; c < names.length; c++) data[c]!.push(event[names[c]!]);
+    this.#eventIds.push(eventId);
+    this.#ingestedAts.push(ingestedAt);
+    this.#traceIds.push(traceId === "" ? null : traceId);
+    this.#schemaVersions.push(schemaVersion);
+  }
+
+  columns(): CuratedColumns {
+    return {
+      rows: this.rows,
+      data: this.#data,
+      eventIds: this.#eventIds,
+      ingestedAts: this.#ingestedAts,
+      traceIds: this.#traceIds,
+      schemaVersions: this.#schemaVersions,
+    };
+  }
+}
+
 /**
  * Turns frame payloads into curated rows under the table's schema (the dataset's newest version):
  * a payload of an older version is read through an Avro resolver, so fields it lacks take their
@@ -46,6 +107,11 @@ export class RowDecoder {
     this.#check = new RowCheck(schema.dataset, schema.schema, eventTimeField);
   }
 
+  /** Throws when payloads of `writer` cannot be read as the table's schema at all. */
+  check(writer: RegisteredSchema): void {
+    this.#resolver(writer);
+  }
+
   /**
    * Decodes `events` written with `writer` into `rows`, or into `rejected` with the reason.
    * Throws when `writer` cannot be read as the table's schema at all (the frame is poison).
@@ -55,7 +121,7 @@ export class RowDecoder {
     events: readonly FrameEvent[],
     writer: RegisteredSchema,
     traceId: string,
-    rows: CuratedRow[],
+    rows: RowSink,
     rejected: RejectedEvent[],
   ): number {
     const type = this.schema.type;
@@ -81,7 +147,7 @@ export class RowDecoder {
         rejected.push({ eventId: e.id, code: RejectCode.Unwritable, ...problem, event });
         continue;
       }
-      rows.push({ event, eventId: e.id, ingestedAt: e.ingestedAt, traceId, schemaVersion });
+      rows.add(event, e.id, e.ingestedAt, traceId, schemaVersion);
       const time = event[timeField];
       if (typeof time === "number" && time > newest) newest = time;
     }

@@ -126,6 +126,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
     const writerInstance = await CuratedWriter.open({
       dataset: name,
       eventTimeField: settings.eventTimeField,
+      nc: bus.nc,
       jsm: bus.jsm,
       consumer: await bus.js.consumers.get(stream, durable),
       stream,
@@ -169,6 +170,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
     });
     const writer = new RawWriter({
       consumer: await bus.js.consumers.get(stream, durable),
+      nc: bus.nc,
       durable,
       openWriter: () => RawZoneWriter.create({ lakeDir: config.INLET_LAKE_DIR }),
       registry,
@@ -226,10 +228,14 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
       await registerDatasets(registry, deps.datasets);
       const datasets = selectedDatasets();
       void watchConnection();
-      parquet = await ParquetWriter.create({ rowGroupSize: ROW_GROUP_ROWS, memoryLimit: "128MB" });
+      parquet = await ParquetWriter.create({
+        rowGroupSize: ROW_GROUP_ROWS,
+        memoryLimit: config.INLET_WRITER_DUCKDB_MEMORY,
+      });
       for (const definition of datasets)
         curated.set(definition.name, await startCurated(definition, parquet));
-      maintenance = await TableMaintenance.create({
+      maintenance = TableMaintenance.create({
+        writer: parquet,
         lakeDir: config.INLET_LAKE_DIR,
         tables: datasets.map((d) => ({ dataset: d.name, appId: DurableName.lakeWriter(d.name) })),
         targetFileBytes: config.INLET_WRITER_TARGET_FILE_BYTES,
@@ -241,7 +247,6 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
           intervalMs: config.INLET_WRITER_VACUUM_INTERVAL_MS,
           retentionMs: config.INLET_WRITER_VACUUM_RETENTION_MS,
         },
-        rowGroupSize: ROW_GROUP_ROWS,
         logger,
         metrics,
       });

@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import { compactTable, curatedTableDir, deltaLogDir, ParquetWriter, vacuumTable } from "@inlet/lake";
+import { compactTable, curatedTableDir, deltaLogDir, type ParquetWriter, vacuumTable } from "@inlet/lake";
 import type { Logger } from "@inlet/telemetry";
 import type { WriterMetrics } from "./writer-metrics.js";
 
@@ -20,8 +20,8 @@ export interface TableMaintenanceOptions {
   readonly compact: { readonly intervalMs: number; readonly minFiles: number };
   /** Vacuum every this many ms (0: never), deleting unreferenced files older than `retentionMs`. */
   readonly vacuum: { readonly intervalMs: number; readonly retentionMs: number };
-  /** Parquet row group size of the compacted files (rows). */
-  readonly rowGroupSize: number;
+  /** The lake-writer's DuckDB: jobs run on its own connection, queued with the checkpoints. */
+  readonly writer: ParquetWriter;
   readonly logger: Logger;
   readonly metrics: WriterMetrics;
 }
@@ -32,8 +32,9 @@ export interface TableMaintenanceOptions {
  * vacuum deletes files no snapshot needs any more (compacted away, or orphans of a crashed flush)
  * once they are older than the retention.
  *
- * Both run beside the appends, on a DuckDB of their own (one thread) so the appends never wait for
- * them; the Delta log's put-if-absent commits settle races: an append that loses a version to a
+ * Both run beside the appends, on the writer's DuckDB (one instance per process keeps its memory in
+ * one bound) but not on the appends' connections, so an append never waits for them; the Delta
+ * log's put-if-absent commits settle races: an append that loses a version to a
  * compaction re-reads the log and commits at the next one, and so does compaction. Jobs run one
  * at a time, table after table; a job that fails is logged, counted and tried at its next turn.
  */
@@ -52,14 +53,9 @@ export class TableMaintenance {
     this.#writer = writer;
   }
 
-  /** Opens the job's own DuckDB; `start()` schedules the jobs. */
-  static async create(options: TableMaintenanceOptions): Promise<TableMaintenance> {
-    const writer = await ParquetWriter.create({
-      threads: 1,
-      rowGroupSize: options.rowGroupSize,
-      memoryLimit: "128MB",
-    });
-    return new TableMaintenance(options, writer);
+  /** `start()` schedules the jobs. */
+  static create(options: TableMaintenanceOptions): TableMaintenance {
+    return new TableMaintenance(options, options.writer);
   }
 
   /** Schedules compaction and vacuum at their intervals (the first run one interval after start). */
@@ -85,12 +81,11 @@ export class TableMaintenance {
     return run;
   }
 
-  /** Cancels the schedule, lets the job in progress finish (the next table is not started), closes DuckDB. */
+  /** Cancels the schedule, lets the job in progress finish (the next table is not started). */
   async stop(): Promise<void> {
     this.#stopping = true;
     for (const timer of this.#timers) clearInterval(timer);
     await this.#queue;
-    await this.#writer.close();
   }
 
   #every(intervalMs: number, job: MaintenanceJob): void {

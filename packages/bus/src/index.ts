@@ -4,6 +4,7 @@ export type { FrameHandler, RunConsumerOptions, RunningConsumer } from "./consum
 export { runConsumer } from "./consumer.js";
 export type { DeadLettersOptions, EventDeadLetter, FrameDeadLetter } from "./dead-letter.js";
 export { DeadLetters } from "./dead-letter.js";
+export { Delivery } from "./delivery.js";
 export type { HandlerErrorOptions } from "./errors.js";
 export { BusError, BusErrorCode, FrameError, PoisonError, TransientError } from "./errors.js";
 export type { ChunkOptions, FrameEvent, ReceivedFrame } from "./frame.js";

@@ -17,6 +17,7 @@ const HEAP_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
   collector: ["--max-old-space-size=160", "--max-semi-space-size=16"],
   processor: ["--max-old-space-size=128", "--max-semi-space-size=16"],
   enricher: ["--max-old-space-size=160", "--max-semi-space-size=16"],
+  "lake-writer": ["--max-old-space-size=160", "--max-semi-space-size=8"],
 };
 
 /** Flow order: upstream first. */

@@ -266,6 +266,63 @@ describe("CuratedTable", () => {
     expect(other.committedVersion()).toBeUndefined();
   });
 
+  it("appends columns from a source called when the writer stages them, partitioned alike", async () => {
+    const table = await CuratedTable.open(options());
+    expect(table.dataColumns).toEqual(["ts", "user_id", "referrer", "device", "duration_ms"]);
+    let called = 0;
+    const result = await table.appendColumns(async () => {
+      called++;
+      return {
+        rows: 3,
+        data: [
+          [DAY1, DAY2, DAY2],
+          ["u0", "u1", "u2"],
+          [null, "r", null],
+          ["desktop", "mobile", "tablet"],
+          [0, 10, 20],
+        ],
+        eventIds: ["e0", "e1", "e2"],
+        ingestedAts: [DAY1 + 5, DAY2 + 5, DAY2 + 5],
+        traceIds: [null, "0af7651916cd43dd8448eb211c80319c", null],
+        schemaVersions: [1, 1, 1],
+      };
+    }, 7);
+    expect(called).toBe(1);
+    expect(result).toMatchObject({ version: 0, files: 2, rows: 3 });
+    expect(table.committedVersion()).toBe(7);
+    const rows = (
+      await scan("_event_id, user_id, referrer, _trace_id, CAST(event_date AS VARCHAR) AS d")
+    ).getRows();
+    expect(rows).toEqual([
+      ["e0", "u0", null, null, "2024-05-01"],
+      ["e1", "u1", "r", "0af7651916cd43dd8448eb211c80319c", "2024-05-02"],
+      ["e2", "u2", null, null, "2024-05-02"],
+    ]);
+  });
+
+  it("refuses columns that do not match the table, committing nothing", async () => {
+    const table = await CuratedTable.open(options());
+    const error = await table
+      .appendColumns(
+        {
+          rows: 2,
+          data: [[DAY1, DAY1], ["u0", "u1"], [null, null], ["desktop"], [0, 1]],
+          eventIds: ["e0", "e1"],
+          ingestedAts: [0, 0],
+          traceIds: [null, null],
+          schemaVersions: [1, 1],
+        },
+        3,
+      )
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(LakeError);
+    expect(error.message).toMatch(
+      /^dataset "clicks": columns must be 5 data arrays and 4 lineage arrays of 2 values each/,
+    );
+    expect(table.committedVersion()).toBeUndefined();
+    expect(await readDeltaSnapshot(join(lakeDir, "curated", "clicks"))).toBeUndefined();
+  });
+
   it("commits the txn alone when a batch has no rows", async () => {
     const table = await CuratedTable.open(options());
     expect(await table.append([], 3)).toEqual({ version: 0, files: 0, rows: 0 });

@@ -15,7 +15,7 @@ import {
 } from "./delta-log.js";
 import { type DeltaStructField, type DeltaType, parseDeltaSchema, sameDeltaType } from "./delta-schema.js";
 import { DeltaConflictError, DeltaLogError, LakeError, LakeErrorCode, LakeSchemaError } from "./errors.js";
-import type { ParquetColumn, ParquetWriter } from "./parquet-writer.js";
+import type { ParquetColumn, ParquetWriteRequest, ParquetWriter } from "./parquet-writer.js";
 import { curatedTableDir, encodeDeltaPath, hivePartitionSegment, utcDateOfDay, utcDayOf } from "./paths.js";
 
 /** How a curated table is partitioned. */
@@ -54,6 +54,25 @@ export interface CuratedRow {
   readonly traceId: string;
   readonly schemaVersion: number;
 }
+
+/**
+ * Events as columns (see {@link CuratedTable.appendColumns}): one array per data column, in
+ * {@link CuratedTable.dataColumns} order, and the lineage of each row. Every array has `rows` entries.
+ */
+export interface CuratedColumns {
+  readonly rows: number;
+  /** Each data column's values (null or undefined = NULL), in {@link CuratedTable.dataColumns} order. */
+  readonly data: readonly ArrayLike<unknown>[];
+  readonly eventIds: ArrayLike<string>;
+  /** ms since the epoch. */
+  readonly ingestedAts: ArrayLike<number>;
+  /** 32 hex characters, or null when the event carried no trace. */
+  readonly traceIds: ArrayLike<string | null>;
+  readonly schemaVersions: ArrayLike<number>;
+}
+
+/** {@link CuratedColumns}, or what decodes them once the Parquet writer is ready to stage them. */
+export type CuratedColumnsSource = CuratedColumns | (() => CuratedColumns | Promise<CuratedColumns>);
 
 /** Options of {@link CuratedTable.open}. */
 export interface CuratedTableOptions {
@@ -97,7 +116,7 @@ export interface AppendResult {
 export const DEFAULT_CHECKPOINT_INTERVAL = 10;
 
 const WRITER_VERSION = 2;
-// In this order: #columnValues fills them by position.
+// In this order: CuratedColumns' lineage arrays follow the data columns in it.
 const LINEAGE: readonly AvroColumn[] = [
   { name: LineageColumn.EventId, kind: ColumnKind.String, nullable: false },
   { name: LineageColumn.IngestedAt, kind: ColumnKind.TimestampMillis, nullable: false },
@@ -190,12 +209,25 @@ export class CuratedTable {
    * writer already stored this appId's `lastSeq`.
    */
   append(rows: readonly CuratedRow[], lastSeq: number): Promise<AppendResult> {
-    const run = this.#queue.then(() => this.#append(rows, lastSeq));
+    return this.appendColumns(() => this.#columnValues(rows), lastSeq);
+  }
+
+  /**
+   * {@link append} of events as columns. A function is called only when the table's Parquet writer
+   * is ready to stage the rows, so a caller can keep its batch compact (as received) until then.
+   */
+  appendColumns(source: CuratedColumnsSource, lastSeq: number): Promise<AppendResult> {
+    const run = this.#queue.then(() => this.#append(source, lastSeq));
     this.#queue = run.catch(() => {});
     return run;
   }
 
-  async #append(rows: readonly CuratedRow[], lastSeq: number): Promise<AppendResult> {
+  /** Names of the data columns (the schema's fields), in {@link CuratedColumns.data} order. */
+  get dataColumns(): readonly string[] {
+    return this.#columns.slice(0, this.#columns.length - LINEAGE.length).map((c) => c.name);
+  }
+
+  async #append(source: CuratedColumnsSource, lastSeq: number): Promise<AppendResult> {
     if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
       throw new LakeError(
         `lastSeq must be a non-negative integer, got ${lastSeq}`,
@@ -203,7 +235,9 @@ export class CuratedTable {
       );
     }
     this.#assertNotCommitted(lastSeq);
-    const adds = rows.length === 0 ? [] : await this.#writeFiles(rows);
+    const written = { rows: 0 };
+    const adds = await this.#writeFiles(source, written);
+
     const attempts = this.#options.maxCommitAttempts ?? 10;
     for (let attempt = 1; ; attempt++) {
       const version = (this.#snapshot?.version ?? -1) + 1;
@@ -217,7 +251,7 @@ export class CuratedTable {
         continue;
       }
       this.#snapshot = applyDeltaActions(this.#snapshot, this.tableDir, version, actions);
-      return { version, files: adds.length, rows: rows.length, ...(await this.#checkpointIfDue()) };
+      return { version, files: adds.length, rows: written.rows, ...(await this.#checkpointIfDue()) };
     }
   }
 
@@ -240,13 +274,53 @@ export class CuratedTable {
     }
   }
 
-  // One Parquet file per partition, all written before anything is committed.
-  async #writeFiles(rows: readonly CuratedRow[]): Promise<DeltaAddFile[]> {
-    const groupOf = new Int32Array(rows.length);
+  // One Parquet file per partition, all written before anything is committed. Counts the rows
+  // into `written`.
+  async #writeFiles(source: CuratedColumnsSource, written: { rows: number }): Promise<DeltaAddFile[]> {
     const groups: { relative: string; partitionValues: Record<string, string | null> }[] = [];
+    let files: string[] = [];
+    const build = async (): Promise<ParquetWriteRequest> => {
+      const batch = typeof source === "function" ? await source() : source;
+      this.#checkColumns(batch);
+      written.rows = batch.rows;
+      const groupOf = this.#groups(batch, groups);
+      const tableTypes = this.#tableTypes();
+      const values = [...batch.data, batch.eventIds, batch.ingestedAts, batch.traceIds, batch.schemaVersions];
+      const columns: ParquetColumn[] = this.#columns.map((column, c) => ({
+        name: column.name,
+        kind: widenedKind(column.kind, tableTypes.get(column.name)),
+        values: values[c]!,
+      }));
+      files = groups.map((g) => join(this.tableDir, g.relative));
+      // With no rows no file is written: the one name only keeps the request well-formed.
+      return { columns, files: files.length > 0 ? files : [this.tableDir], groupOf };
+    };
+    const parquetFiles = await this.#options.writer.write(build);
+    const now = Date.now();
+    return parquetFiles.map((file) => {
+      const group = groups[files.indexOf(file.path)]!;
+      return {
+        path: encodeDeltaPath(group.relative),
+        partitionValues: group.partitionValues,
+        size: file.size,
+        modificationTime: now,
+        dataChange: true,
+        stats: file.stats,
+      };
+    });
+  }
+
+  // The file (group) of each row, by its event date; fills `groups` with each group's file.
+  #groups(
+    batch: CuratedColumns,
+    groups: { relative: string; partitionValues: Record<string, string | null> }[],
+  ): Int32Array {
+    const groupOf = new Int32Array(batch.rows);
     const groupOfDay = new Map<number | null, number>();
-    for (let i = 0; i < rows.length; i++) {
-      const day = this.#eventDay(rows[i]!, i);
+    const eventTime = this.#eventTime;
+    const times = eventTime === undefined ? undefined : batch.data[this.#columns.indexOf(eventTime)];
+    for (let i = 0; i < batch.rows; i++) {
+      const day = times === undefined ? null : this.#eventDay(times[i], i);
       let group = groupOfDay.get(day);
       if (group === undefined) {
         group = groups.length;
@@ -264,27 +338,28 @@ export class CuratedTable {
       }
       groupOf[i] = group;
     }
-    const tableTypes = this.#tableTypes();
-    const values = this.#columnValues(rows);
-    const columns: ParquetColumn[] = this.#columns.map((column, c) => ({
-      name: column.name,
-      kind: widenedKind(column.kind, tableTypes.get(column.name)),
-      values: values[c]!,
-    }));
-    const files = groups.map((g) => join(this.tableDir, g.relative));
-    const written = await this.#options.writer.write({ columns, files, groupOf });
-    const now = Date.now();
-    return written.map((file) => {
-      const group = groups[files.indexOf(file.path)]!;
-      return {
-        path: encodeDeltaPath(group.relative),
-        partitionValues: group.partitionValues,
-        size: file.size,
-        modificationTime: now,
-        dataChange: true,
-        stats: file.stats,
-      };
-    });
+    return groupOf;
+  }
+
+  #checkColumns(batch: CuratedColumns): void {
+    const expected = this.#columns.length - LINEAGE.length;
+    const lengths = [
+      ...batch.data.map((d) => d.length),
+      batch.eventIds.length,
+      batch.ingestedAts.length,
+      batch.traceIds.length,
+      batch.schemaVersions.length,
+    ];
+    if (
+      !Number.isSafeInteger(batch.rows) ||
+      batch.data.length !== expected ||
+      lengths.some((n) => n !== batch.rows)
+    ) {
+      throw new LakeError(
+        `dataset "${this.#options.dataset}": columns must be ${expected} data arrays and 4 lineage arrays of ${batch.rows} values each`,
+        LakeErrorCode.InvalidArgument,
+      );
+    }
   }
 
   // Column name → type in the table's schema, to write a column the table has widened in its wider type.
@@ -298,30 +373,30 @@ export class CuratedTable {
     return this.#typesOf.types;
   }
 
-  // Each column's values (in #columns order: the data columns, then LINEAGE's), in one pass over
-  // the rows: reading every field of a row at once is several times faster than a pass per column.
-  #columnValues(rows: readonly CuratedRow[]): unknown[][] {
+  // The rows as columns, in one pass over the rows: reading every field of a row at once is several
+  // times faster than a pass per column.
+  #columnValues(rows: readonly CuratedRow[]): CuratedColumns {
     const n = rows.length;
-    const data = this.#columns.length - LINEAGE.length;
-    const names = this.#columns.slice(0, data).map((c) => c.name);
-    const values = this.#columns.map(() => new Array<unknown>(n));
-    const [eventIds, ingestedAts, traceIds, schemaVersions] = values.slice(data);
+    const names = this.dataColumns;
+    const data = names.map(() => new Array<unknown>(n));
+    const eventIds = new Array<string>(n);
+    const ingestedAts = new Array<number>(n);
+    const traceIds = new Array<string | null>(n);
+    const schemaVersions = new Array<number>(n);
     for (let i = 0; i < n; i++) {
       const row = rows[i]!;
       const event = row.event;
-      for (let c = 0; c < data; c++) values[c]![i] = event[names[c]!];
-      eventIds![i] = row.eventId;
-      ingestedAts![i] = row.ingestedAt;
-      traceIds![i] = row.traceId === "" ? null : row.traceId;
-      schemaVersions![i] = row.schemaVersion;
+      for (let c = 0; c < names.length; c++) data[c]![i] = event[names[c]!];
+      eventIds[i] = row.eventId;
+      ingestedAts[i] = row.ingestedAt;
+      traceIds[i] = row.traceId === "" ? null : row.traceId;
+      schemaVersions[i] = row.schemaVersion;
     }
-    return values;
+    return { rows: n, data, eventIds, ingestedAts, traceIds, schemaVersions };
   }
 
-  #eventDay(row: CuratedRow, index: number): number | null {
-    const column = this.#eventTime;
-    if (column === undefined) return null;
-    const value = row.event[column.name];
+  #eventDay(value: unknown, index: number): number | null {
+    const column = this.#eventTime!;
     if (value === null || value === undefined) return null;
     let ms: number;
     if (value instanceof Date) ms = value.getTime();

@@ -9,7 +9,13 @@ export type {
   PartitionValues,
 } from "./compact-table.js";
 export { compactTable, DEFAULT_TARGET_FILE_BYTES } from "./compact-table.js";
-export type { AppendResult, CuratedRow, CuratedTableOptions } from "./curated-table.js";
+export type {
+  AppendResult,
+  CuratedColumns,
+  CuratedColumnsSource,
+  CuratedRow,
+  CuratedTableOptions,
+} from "./curated-table.js";
 export {
   CuratedTable,
   DEFAULT_CHECKPOINT_INTERVAL,
@@ -62,6 +68,7 @@ export type {
   ParquetFileStats,
   ParquetWriteRequest,
   ParquetWriterOptions,
+  ParquetWriteSource,
   WrittenParquetFile,
 } from "./parquet-writer.js";
 export { DEFAULT_PARQUET_MEMORY_LIMIT, ParquetWriter } from "./parquet-writer.js";

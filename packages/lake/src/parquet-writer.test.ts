@@ -304,4 +304,45 @@ describe("ParquetWriter", () => {
     expect(error).toBeInstanceOf(LakeError);
     expect(error.message).toContain('column "b" has 1 values, expected 2');
   });
+
+  it("builds each request only at its turn, one at a time, and writes each whole", async () => {
+    const n = 30_000;
+    const built: number[] = [];
+    let building = 0;
+    let overlapped = false;
+    const writes = Array.from({ length: 6 }, (_, k) =>
+      writer.write(async () => {
+        if (building > 0) overlapped = true;
+        building++;
+        built.push(k);
+        await new Promise((r) => setTimeout(r, 5));
+        building--;
+        return {
+          columns: [
+            { name: "k", kind: ColumnKind.Int, values: new Array<number>(n).fill(k) },
+            { name: "i", kind: ColumnKind.Long, values: Array.from({ length: n }, (_, i) => i) },
+          ],
+          files: [join(dir, `turns/${k}.parquet`)],
+        };
+      }),
+    );
+    // A failing builder fails its own write only.
+    const failing = writer
+      .write(() => {
+        throw new Error("no rows today");
+      })
+      .catch((e: unknown) => e);
+    const written = await Promise.all(writes);
+    expect(((await failing) as Error).message).toBe("no rows today");
+    expect(overlapped).toBe(false);
+    expect(built).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const [k, files] of written.entries()) {
+      expect(files.map((f) => f.stats.numRecords)).toEqual([n]);
+      expect(
+        await rows(
+          `SELECT min(k)::INTEGER AS k, count(*)::INTEGER AS c, sum(i)::BIGINT AS s FROM read_parquet(${quoteString(files[0]!.path)})`,
+        ),
+      ).toEqual([{ k, c: n, s: String((n * (n - 1)) / 2) }]);
+    }
+  });
 });

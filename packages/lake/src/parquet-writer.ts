@@ -27,6 +27,14 @@ export interface ParquetWriteRequest {
   readonly groupOf?: ArrayLike<number>;
 }
 
+/**
+ * A {@link ParquetWriteRequest}, or what builds one when the writer is ready to stage it: rows
+ * decoded only then are in JS memory for the shortest time, one request at a time.
+ */
+export type ParquetWriteSource =
+  | ParquetWriteRequest
+  | (() => ParquetWriteRequest | Promise<ParquetWriteRequest>);
+
 /** Per-column statistics of a written file, in Delta's `stats` shape (min/max only where Delta keeps them). */
 export interface ParquetFileStats {
   readonly numRecords: number;
@@ -68,8 +76,10 @@ export interface ParquetWriterOptions {
  */
 export const DEFAULT_PARQUET_MEMORY_LIMIT = "256MB";
 
-const STAGING = quoteIdent("inlet_staging");
 const GROUP = quoteIdent("inlet_group");
+// Writes past staging (statistics, COPY, fsync) at once, each on its own connection, while the next
+// request stages: DuckDB's threads write files while the event loop fills the next table.
+const MAX_COPYING = 2;
 // Rows appended between two turns of the event loop (each turn blocks for a few ms).
 const YIELD_ROWS = 8 * VECTOR_ROWS;
 
@@ -77,15 +87,23 @@ const YIELD_ROWS = 8 * VECTOR_ROWS;
  * Writes rows to ZSTD Parquet files through one in-memory DuckDB: the columns' values are copied
  * into data chunks (see `column-vectors.ts`) and appended to a staging table, then each file is one
  * `COPY (SELECT …) TO` into a temp name, fsynced and renamed into place. Statistics for Delta come
- * from one aggregate over the staging table, which is dropped after every write. Writes are
- * serialized; one writer can serve many tables.
+ * from one aggregate over the staging table, which is dropped after every write.
+ *
+ * Writes are pipelined: one request is built and staged at a time (on the event loop), while the
+ * one staged before it is written out by DuckDB's threads on its own connection. Staging tables in
+ * DuckDB are so at most {@link MAX_COPYING} + 1. One writer can serve many tables.
  */
 export class ParquetWriter {
   readonly #instance: DuckDBInstance;
   readonly #connection: DuckDBConnection;
   readonly #rowGroupSize: number;
   readonly #spillDir: string;
+  readonly #idle: DuckDBConnection[] = [];
+  // Writes past staging, each as a promise that settles (never rejects) when it ends.
+  readonly #copying = new Set<Promise<void>>();
+  #stageTurn: Promise<unknown> = Promise.resolve();
   #queue: Promise<unknown> = Promise.resolve();
+  #tables = 0;
   #closed = false;
 
   private constructor(
@@ -114,13 +132,21 @@ export class ParquetWriter {
     return new ParquetWriter(instance, connection, options.rowGroupSize ?? 122_880, spillDir);
   }
 
-  /** Writes each non-empty group to its file; resolves once every file is durable under its final name. */
-  write(request: ParquetWriteRequest): Promise<WrittenParquetFile[]> {
+  /**
+   * Writes each non-empty group to its file; resolves once every file is durable under its final
+   * name. A function is called when the request's turn to stage comes.
+   */
+  write(source: ParquetWriteSource): Promise<WrittenParquetFile[]> {
     if (this.#closed)
       return Promise.reject(new LakeError("parquet writer is closed", LakeErrorCode.InvalidArgument));
-    const run = this.#queue.then(() => this.#write(request));
-    this.#queue = run.catch(() => {});
-    return run;
+    let release!: () => void;
+    const staged = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The next request may stage once this one is staged (or failed).
+    const turn = this.#stageTurn.then(() => this.#write(source, release));
+    this.#stageTurn = Promise.race([staged, turn.catch(() => {})]);
+    return turn;
   }
 
   /** Rows per Parquet row group this writer uses. */
@@ -144,18 +170,53 @@ export class ParquetWriter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#queue;
+    await Promise.allSettled([this.#queue, this.#stageTurn, ...this.#copying]);
+    for (const connection of this.#idle) connection.closeSync();
     this.#connection.closeSync();
     this.#instance.closeSync();
     await rm(this.#spillDir, { recursive: true, force: true }); // in case DuckDB left it
   }
 
-  async #write(request: ParquetWriteRequest): Promise<WrittenParquetFile[]> {
-    const rowCount = checkRequest(request);
+  // Builds and stages the request (the stage turn), calls `staged`, then writes its files.
+  async #write(source: ParquetWriteSource, staged: () => void): Promise<WrittenParquetFile[]> {
+    let connection: DuckDBConnection | undefined;
+    let table: string | undefined;
+    try {
+      while (this.#copying.size >= MAX_COPYING) await Promise.race(this.#copying);
+      const request = typeof source === "function" ? await source() : source;
+      const rowCount = checkRequest(request);
+      connection = this.#idle.pop() ?? (await this.#instance.connect());
+      table = quoteIdent(`inlet_staging_${++this.#tables}`);
+      const columns = await this.#stage(connection, table, request, rowCount);
+      const copying = this.#copy(connection, table, request, columns);
+      const settled = copying.then(
+        () => {},
+        () => {},
+      );
+      this.#copying.add(settled);
+      void settled.then(() => this.#copying.delete(settled));
+      staged();
+      return await copying;
+    } finally {
+      staged();
+      if (connection !== undefined) {
+        if (table !== undefined) await connection.run(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+        if (this.#closed) connection.closeSync();
+        else this.#idle.push(connection);
+      }
+    }
+  }
+
+  // Statistics, then one COPY per group into a temp file, fsynced and renamed into place.
+  async #copy(
+    connection: DuckDBConnection,
+    table: string,
+    request: ParquetWriteRequest,
+    staged: readonly string[],
+  ): Promise<WrittenParquetFile[]> {
     const tempFiles: string[] = [];
     try {
-      const staged = await this.#stage(request, rowCount);
-      const stats = await this.#statistics(request, staged);
+      const stats = await this.#statistics(connection, table, request, staged);
       const written: WrittenParquetFile[] = [];
       for (const [group, fileStats] of stats) {
         const path = request.files[group]!;
@@ -166,8 +227,8 @@ export class ParquetWriter {
         const select = request.columns
           .map((c, i) => `${COLUMN_KINDS[c.kind].output(staged[i]!)} AS ${quoteIdent(c.name)}`)
           .join(", ");
-        await this.#connection.run(
-          `COPY (SELECT ${select} FROM ${STAGING}${where}) TO ${quoteString(temp)} ` +
+        await connection.run(
+          `COPY (SELECT ${select} FROM ${table}${where}) TO ${quoteString(temp)} ` +
             `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${this.#rowGroupSize})`,
         );
         await syncFile(temp);
@@ -178,7 +239,6 @@ export class ParquetWriter {
       return written;
     } finally {
       await Promise.all(tempFiles.map((f) => rm(f, { force: true })));
-      await this.#connection.run(`DROP TABLE IF EXISTS ${STAGING}`);
     }
   }
 
@@ -186,7 +246,12 @@ export class ParquetWriter {
   // vector by `columnVectors`. Appending is synchronous, so the event loop gets a turn every
   // YIELD_ROWS rows, after the appender has flushed what it holds into the staging table.
   // Returns the SQL reading each column's staged value.
-  async #stage(request: ParquetWriteRequest, rowCount: number): Promise<string[]> {
+  async #stage(
+    connection: DuckDBConnection,
+    table: string,
+    request: ParquetWriteRequest,
+    rowCount: number,
+  ): Promise<string[]> {
     const { columns, groupOf } = request;
     const vectors = columns.map((c) => columnVectors(c.kind, c.values));
     const definitions = vectors.map((v, i) => `${stagedColumn(i)} ${v.type.toString()}`);
@@ -195,8 +260,8 @@ export class ParquetWriter {
       definitions.push(`${GROUP} INTEGER`);
       types.push(GROUP_VECTORS.type);
     }
-    await this.#connection.run(`CREATE OR REPLACE TABLE ${STAGING} (${definitions.join(", ")})`);
-    const appender = await this.#connection.createAppender("inlet_staging");
+    await connection.run(`CREATE OR REPLACE TABLE ${table} (${definitions.join(", ")})`);
+    const appender = await connection.createAppender(table.slice(1, -1));
     const scratch = new VectorScratch();
     try {
       const chunk = DuckDBDataChunk.create(types); // refilled for every VECTOR_ROWS rows
@@ -226,6 +291,8 @@ export class ParquetWriter {
 
   // One aggregate over the staging table gives every group's row count, null counts and min/max.
   async #statistics(
+    connection: DuckDBConnection,
+    table: string,
     request: ParquetWriteRequest,
     staged: readonly string[],
   ): Promise<Map<number, ParquetFileStats>> {
@@ -236,9 +303,7 @@ export class ParquetWriter {
       if (COLUMN_KINDS[column.kind].stat) select.push(`min(${staged[i]})`, `max(${staged[i]})`);
     }
     const groupBy = groupOf === undefined ? "" : ` GROUP BY ${GROUP} ORDER BY ${GROUP}`;
-    const reader = await this.#connection.runAndReadAll(
-      `SELECT ${select.join(", ")} FROM ${STAGING}${groupBy}`,
-    );
+    const reader = await connection.runAndReadAll(`SELECT ${select.join(", ")} FROM ${table}${groupBy}`);
     const result = new Map<number, ParquetFileStats>();
     for (const row of reader.getRows()) {
       const numRecords = Number(row[1]);

@@ -1,12 +1,12 @@
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from "node:timers/promises";
 import {
-  collectorFrameId,
+  checkFrameBody,
   type DeadLetters,
   Delivery,
   decodeFrame,
   FrameError,
-  type ReceivedFrame,
-  readFrame,
+  type FrameHead,
+  readFrameHead,
   Stage,
 } from "@inlet/bus";
 import { type CuratedColumns, type CuratedTable, LakeError, LakeErrorCode } from "@inlet/lake";
@@ -79,7 +79,7 @@ export interface CuratedWriterOptions {
  * content id.
  */
 interface BufferedFrame {
-  readonly body: Uint8Array;
+  readonly body: Buffer;
   readonly writer: RegisteredSchema;
   readonly traceparent: string | undefined;
   readonly partitions: PartitionRows;
@@ -246,22 +246,19 @@ export class CuratedWriter implements WriterGauges {
       this.#o.metrics.frameSkipped(this.dataset, this.zone);
       return;
     }
-    let frame: ReceivedFrame;
+    // Checked whole now (a bad frame is dead-lettered on arrival), decoded at the flush.
+    let frame: FrameHead;
+    let content: string;
     try {
-      frame = readFrame(msg);
+      frame = readFrameHead(msg);
+      content = checkFrameBody(msg, frame);
     } catch (err) {
       const e = err as FrameError;
       await this.#deadLetterFrame(msg, e instanceof FrameError ? e.code : "BAD_FRAME", String(e.message));
       return;
     }
     // The same events under a new sequence: published again upstream after a nats-server crash.
-    const contentId =
-      frame.events.length === 0
-        ? undefined
-        : collectorFrameId(
-            this.dataset,
-            frame.events.map((e) => e.id),
-          );
+    const contentId = frame.count === 0 ? undefined : content;
     if (contentId !== undefined && (this.#recent.has(contentId) || this.#bufferedContent.has(contentId))) {
       msg.ack();
       this.#o.metrics.frameDuplicate(this.dataset, this.zone);
@@ -283,11 +280,11 @@ export class CuratedWriter implements WriterGauges {
     }
     // The payloads stay as received until the flush: a batch in memory weighs what it weighed on
     // the wire, and decoded rows live only while their flush stages them.
-    const events = frame.events.length;
+    const events = frame.count;
     this.#o.metrics.frameIn(this.dataset, this.zone, events);
     const partitions: PartitionRows = new Map(events === 0 ? [] : [[null, events]]);
     const span = this.#startSpan(frame);
-    const body = msg.data.slice();
+    const body = Buffer.from(msg.data); // a copy
     const item = { body, writer, traceparent: frame.traceparent, partitions, span, contentId };
     this.#current.add(seq, new Delivery(this.#o.nc, msg), item, events, body.length, Date.now());
     if (contentId !== undefined) this.#bufferedContent.add(contentId);
@@ -473,18 +470,17 @@ export class CuratedWriter implements WriterGauges {
         await yieldToEventLoop();
         yieldedAt = performance.now();
       }
-      // It parsed when it arrived.
-      const events = decodeFrame(entry.item.body);
-      const { traceparent } = entry.item;
+      const { body, traceparent } = entry.item;
       const traceId = traceIdFromTraceparent(traceparent) ?? "";
       frameRejects.length = 0;
       try {
-        const newest = this.#decoder.decode(events, entry.item.writer, traceId, columns, frameRejects);
+        // It was checked when it arrived: walking it cannot fail on the frame itself.
+        const newest = this.#decoder.decodeBody(body, entry.item.writer, traceId, columns, frameRejects);
         if (newest > decoded.newest) decoded.newest = newest;
       } catch (err) {
         // Readable when it arrived; a schema upgrade since made it unreadable: its events are dead letters.
         const reason = `dataset ${JSON.stringify(this.dataset)}: ${entry.item.writer.id} cannot be read as ${this.#decoder.schema.id}: ${err instanceof Error ? err.message : String(err)}`;
-        for (const e of events) {
+        for (const e of decodeFrame(body)) {
           frameRejects.push({
             eventId: e.id,
             code: RejectCode.Undecodable,
@@ -577,7 +573,7 @@ export class CuratedWriter implements WriterGauges {
     this.#o.metrics.deadLettered(this.dataset, this.zone, "event");
   }
 
-  #startSpan(frame: ReceivedFrame): Span {
+  #startSpan(frame: FrameHead): Span {
     return this.#o.tracer.startSpan(
       `process ${frame.subject}`,
       {
@@ -589,7 +585,7 @@ export class CuratedWriter implements WriterGauges {
           [ATTR_MESSAGING_DESTINATION_NAME]: frame.subject,
           [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: this.#o.durable,
           [ATTR_MESSAGING_MESSAGE_ID]: frame.msgId ?? "",
-          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: frame.events.length,
+          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: frame.count,
           [ATTR_INLET_DATASET]: this.dataset,
           [ATTR_INLET_SCHEMA_ID]: frame.schemaId,
           [ATTR_INLET_STAGE]: Stage.LakeWriter,

@@ -1,3 +1,4 @@
+import { encodeFrame } from "@inlet/bus";
 import type { CuratedRow } from "@inlet/lake";
 import { type AvroSchema, createAvroType, type RegisteredSchema } from "@inlet/schema";
 import { describe, expect, it } from "vitest";
@@ -43,8 +44,8 @@ function decode(decoder: RowDecoder, writer: RegisteredSchema, events: { id: str
     ) => rows.push({ event, eventId, ingestedAt, traceId, schemaVersion }),
   };
   const rejected: RejectedEvent[] = [];
-  const newest = decoder.decode(
-    events.map((e) => ({ ...e, ingestedAt: 1_700_000_000_123 })),
+  const newest = decoder.decodeBody(
+    Buffer.from(encodeFrame(events.map((e) => ({ ...e, ingestedAt: 1_700_000_000_123 })))),
     writer,
     trace,
     sink,
@@ -100,6 +101,21 @@ describe("RowDecoder", () => {
     expect(rejected[0]?.reason).toMatch(/^dataset "orders": event is not Avro of orders@1/);
   });
 
+  it("rejects a payload with bytes to spare or too few, reading the next event right", () => {
+    const decoder = new RowDecoder(s1, "ts");
+    const good = s1.type.toBuffer({ ts: 1_000, item: "pen", qty: 1 });
+    const { rows, rejected } = decode(decoder, s1, [
+      { id: "long", payload: Buffer.concat([good, Buffer.from([0x02])]) },
+      { id: "short", payload: good.subarray(0, 3) },
+      { id: "good", payload: good },
+    ]);
+    expect(rows.map((r) => [r.eventId, r.event])).toEqual([["good", { ts: 1_000, item: "pen", qty: 1 }]]);
+    expect(rejected.map((r) => [r.eventId, r.reason.split(": ").at(-1)])).toEqual([
+      ["long", "trailing data"],
+      ["short", "truncated buffer"],
+    ]);
+  });
+
   it("rejects an event time the lake cannot place in a partition", () => {
     const decoder = new RowDecoder(s1, "ts");
     const farFuture = s1.type.toBuffer({ ts: 9_000_000_000_000_000, item: "pen", qty: 1 });
@@ -137,20 +153,13 @@ describe("ColumnsBuilder", () => {
       { id: "a", ingestedAt: 10, payload: s1.type.toBuffer({ ts: 1_000, item: "pen", qty: 1 }) },
       { id: "b", ingestedAt: 11, payload: s1.type.toBuffer({ ts: 2_000, item: "ink", qty: 4 }) },
     ];
-    decoder.decode(events, s1, "", columns, []);
-    decoder.decode(
-      [
-        {
-          id: "c",
-          ingestedAt: 12,
-          payload: s2.type.toBuffer({ ts: 3_000, item: "cap", qty: 2, coupon: "x" }),
-        },
-      ],
-      s2,
-      trace,
-      columns,
-      [],
-    );
+    decoder.decodeBody(Buffer.from(encodeFrame(events)), s1, "", columns, []);
+    const v2Event = {
+      id: "c",
+      ingestedAt: 12,
+      payload: s2.type.toBuffer({ ts: 3_000, item: "cap", qty: 2, coupon: "x" }),
+    };
+    decoder.decodeBody(Buffer.from(encodeFrame([v2Event])), s2, trace, columns, []);
     expect(columns.columns()).toEqual({
       rows: 3,
       data: [

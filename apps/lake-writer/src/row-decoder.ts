@@ -1,4 +1,4 @@
-import type { FrameEvent } from "@inlet/bus";
+import { walkFrame } from "@inlet/bus";
 import type { CuratedColumns } from "@inlet/lake";
 import type { AvroType, RegisteredSchema } from "@inlet/schema";
 import { RowCheck } from "./row-check.js";
@@ -113,12 +113,13 @@ export class RowDecoder {
   }
 
   /**
-   * Decodes `events` written with `writer` into `rows`, or into `rejected` with the reason.
-   * Throws when `writer` cannot be read as the table's schema at all (the frame is poison).
-   * Returns the newest event time among the rows, ms since the epoch (0 when none).
+   * Decodes the events of a frame body written with `writer` into `rows`, or into `rejected` with
+   * the reason. The body is read in place: no event object, no payload view per event. Throws when
+   * `writer` cannot be read as the table's schema at all (before any row). Returns the newest event
+   * time among the rows, ms since the epoch (0 when none).
    */
-  decode(
-    events: readonly FrameEvent[],
+  decodeBody(
+    body: Buffer,
     writer: RegisteredSchema,
     traceId: string,
     rows: RowSink,
@@ -129,28 +130,32 @@ export class RowDecoder {
     const schemaVersion = writer.version;
     const timeField = this.#eventTimeField;
     let newest = 0;
-    for (const e of events) {
+    walkFrame(body, (idBytes, ingestedAt, start, end) => {
+      const id = body.toString("utf8", idBytes.start, idBytes.end);
       let event: Record<string, unknown>;
       try {
-        event = type.fromBuffer(e.payload as Buffer, resolver) as Record<string, unknown>;
+        const decoded = type.decode(body, start, resolver);
+        if (decoded.offset !== end)
+          throw new Error(decoded.offset < 0 || decoded.offset > end ? "truncated buffer" : "trailing data");
+        event = decoded.value as Record<string, unknown>;
       } catch (err) {
         rejected.push({
-          eventId: e.id,
+          eventId: id,
           code: RejectCode.Undecodable,
           reason: `dataset ${JSON.stringify(writer.dataset)}: event is not Avro of ${writer.id}: ${err instanceof Error ? err.message : String(err)}`,
-          event: Buffer.from(e.payload).toString("base64"),
+          event: body.toString("base64", start, end),
         });
-        continue;
+        return;
       }
       const problem = this.#check.problem(event);
       if (problem !== undefined) {
-        rejected.push({ eventId: e.id, code: RejectCode.Unwritable, ...problem, event });
-        continue;
+        rejected.push({ eventId: id, code: RejectCode.Unwritable, ...problem, event });
+        return;
       }
-      rows.add(event, e.id, e.ingestedAt, traceId, schemaVersion);
+      rows.add(event, id, ingestedAt, traceId, schemaVersion);
       const time = event[timeField];
       if (typeof time === "number" && time > newest) newest = time;
-    }
+    });
     return newest;
   }
 

@@ -6,12 +6,13 @@ import type { Stage } from "./subjects.js";
  * by `\n`. A client retrying with the same event ids produces the same ids, so JetStream dedupes.
  */
 export function collectorFrameId(dataset: string, eventIds: readonly string[]): string {
-  const hash = createHash("sha256");
-  eventIds.forEach((id, i) => {
-    if (i > 0) hash.update("\n");
-    hash.update(id);
-  });
-  return `${dataset}:${hash.digest("hex").slice(0, 32)}`;
+  // One update of the joined text: a native call per id costs more than the hashing itself.
+  return contentIdOf(dataset, eventIds.join("\n"));
+}
+
+/** {@link collectorFrameId} from the ids already joined by `\n` (text, or its UTF-8 bytes). */
+export function contentIdOf(dataset: string, joinedIds: string | Uint8Array): string {
+  return `${dataset}:${createHash("sha256").update(joinedIds).digest("hex").slice(0, 32)}`;
 }
 
 /**

@@ -8,8 +8,11 @@ import {
   encodeFrame,
   FRAME_SCHEMA,
   type FrameEvent,
+  frameContentId,
   frameHeaders,
+  walkFrame,
 } from "./frame.js";
+import { collectorFrameId } from "./frame-id.js";
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
 
@@ -59,6 +62,47 @@ describe("encodeFrame / decodeFrame", () => {
     ["text", new TextEncoder().encode('{"not":"avro"}')],
   ])("refuses %s as BAD_FRAME", (_name, body) => {
     expect(() => decodeFrame(body)).toThrow(
+      expect.objectContaining({ name: "FrameError", code: "BAD_FRAME" }),
+    );
+  });
+});
+
+describe("walkFrame / frameContentId", () => {
+  it("walks every event in place: id bytes, ingest time, payload bytes", () => {
+    const events = [event(1), { id: "é-ü-✓", ingestedAt: 0, payload: bytes() }, event(3, 1_000)];
+    const body = Buffer.from(encodeFrame(events));
+    const seen: { id: string; ingestedAt: number; payload: number[] }[] = [];
+    const count = walkFrame(body, (id, ingestedAt, start, end) => {
+      seen.push({
+        id: body.toString("utf8", id.start, id.end),
+        ingestedAt,
+        payload: [...body.subarray(start, end)],
+      });
+    });
+    expect(count).toBe(3);
+    expect(seen).toEqual(plain(events));
+  });
+
+  it("is the collector's frame id of the body's event ids, however many and long", () => {
+    const events = Array.from({ length: 1_000 }, (_, i) => ({
+      ...event(i),
+      id: `${"x".repeat(i % 90)}-${i}-é`,
+    }));
+    const body = encodeFrame(events);
+    expect(frameContentId("clicks", body)).toBe(
+      collectorFrameId(
+        "clicks",
+        events.map((e) => e.id),
+      ),
+    );
+    expect(frameContentId("clicks", encodeFrame([event(7)]))).toBe(collectorFrameId("clicks", ["evt-7"]));
+  });
+
+  it("refuses what decodeFrame refuses", () => {
+    expect(() => frameContentId("clicks", bytes(...encodeFrame([event(1)]), 0x07))).toThrow(
+      expect.objectContaining({ name: "FrameError", code: "BAD_FRAME" }),
+    );
+    expect(() => walkFrame(bytes(0x80, 0x84, 0xaf, 0x5f, 0x00), () => {})).toThrow(
       expect.objectContaining({ name: "FrameError", code: "BAD_FRAME" }),
     );
   });

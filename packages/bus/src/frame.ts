@@ -2,6 +2,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { headers as createHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import avsc from "avsc";
 import { BusErrorCode, FrameError } from "./errors.js";
+import { contentIdOf } from "./frame-id.js";
 import { Header } from "./headers.js";
 import { datasetOfSubject } from "./subjects.js";
 
@@ -57,7 +58,62 @@ export function encodeFrame(events: readonly FrameEvent[]): Uint8Array {
 export function decodeFrame(bytes: Uint8Array): FrameEvent[] {
   // Read by hand, not with avsc: avsc trusts an array's block count, so garbage claiming 2^40
   // items would loop until memory runs out. Here every length is checked against what is left.
-  return new FrameReader(asBuffer(bytes)).read();
+  const buf = asBuffer(bytes);
+  const events: FrameEvent[] = [];
+  new FrameReader(buf).read((id, ingestedAt, start, end) => {
+    events.push({
+      id: buf.toString("utf8", id.start, id.end),
+      ingestedAt,
+      payload: buf.subarray(start, end),
+    });
+  });
+  return events;
+}
+
+/** Where one event's id lies in a frame body: bytes `[start, end)`, UTF-8. */
+export interface FrameIdBytes {
+  start: number;
+  end: number;
+}
+
+/**
+ * Walks a frame body without copying anything: `visit` gets each event's id (where its bytes lie;
+ * the object is reused, read it before returning), ingest time and payload bytes `[start, end)`
+ * in `body`. The same checks as {@link decodeFrame}; returns the event count.
+ */
+export function walkFrame(
+  body: Uint8Array,
+  visit: (id: FrameIdBytes, ingestedAt: number, start: number, end: number) => void,
+): number {
+  return new FrameReader(asBuffer(body)).read(visit);
+}
+
+// Reused by frameContentId: the ids of one frame joined by newlines.
+let joinedIds = Buffer.alloc(64 * 1024);
+
+/**
+ * {@link collectorFrameId} of a frame body's event ids (a frame's content), computed from the
+ * bytes without decoding an event. Throws {@link FrameError} as {@link decodeFrame} does.
+ */
+export function frameContentId(dataset: string, body: Uint8Array): string {
+  return frameContent(dataset, body).id;
+}
+
+// The content id and the event count of a body.
+function frameContent(dataset: string, body: Uint8Array): { id: string; events: number } {
+  const buf = asBuffer(body);
+  let length = 0;
+  const events = new FrameReader(buf).read((id) => {
+    const need = length + (id.end - id.start) + 1;
+    if (need > joinedIds.length) {
+      const bigger = Buffer.alloc(Math.max(need, 2 * joinedIds.length));
+      joinedIds.copy(bigger, 0, 0, length);
+      joinedIds = bigger;
+    }
+    if (length > 0) joinedIds[length++] = 0x0a;
+    length += buf.copy(joinedIds, length, id.start, id.end);
+  });
+  return { id: contentIdOf(dataset, joinedIds.subarray(0, length)), events };
 }
 
 /** Options of {@link chunkEvents}. */
@@ -138,11 +194,18 @@ export interface ReceivedFrame {
 
 const SCHEMA_ID = /^([a-z][a-z0-9_]*)@([1-9][0-9]*)$/;
 
+/** A frame's headers, checked, with its body not decoded yet (see {@link readFrameHead}). */
+export interface FrameHead extends Omit<ReceivedFrame, "events"> {
+  /** `Inlet-Count`: the events the body must hold. */
+  count: number;
+  body: Uint8Array;
+}
+
 /**
- * Reads a frame from a JetStream message, checking its headers against its body. Throws
- * {@link FrameError} (BAD_FRAME) when it is not a valid frame: a poison message, to dead-letter.
+ * Reads and checks a frame's headers, leaving the body to {@link walkFrame}, {@link decodeFrame}
+ * or {@link checkFrameBody}. Throws {@link FrameError} (BAD_FRAME) on a bad header.
  */
-export function readFrame(msg: JsMsg): ReceivedFrame {
+export function readFrameHead(msg: JsMsg): FrameHead {
   const dataset = datasetOfSubject(msg.subject);
   if (dataset === undefined) throw badFrame(msg, "the subject does not end in a dataset name");
   const schemaId = msg.headers?.get(Header.Schema) ?? "";
@@ -153,24 +216,50 @@ export function readFrame(msg: JsMsg): ReceivedFrame {
   const countHeader = msg.headers?.get(Header.Count) ?? "";
   const count = /^[0-9]+$/.test(countHeader) ? Number(countHeader) : Number.NaN;
   if (Number.isNaN(count)) throw badFrame(msg, `bad ${Header.Count} header ${JSON.stringify(countHeader)}`);
+  return {
+    dataset,
+    schemaId,
+    count,
+    traceparent: nonEmpty(msg.headers?.get(Header.Traceparent)),
+    msgId: nonEmpty(msg.headers?.get(Header.MsgId)),
+    body: msg.data,
+    subject: msg.subject,
+    seq: msg.seq,
+    deliveryCount: msg.info.deliveryCount,
+  };
+}
+
+/**
+ * Checks a frame's body against its head without decoding an event, and returns its content id
+ * ({@link frameContentId}). Throws {@link FrameError} (BAD_FRAME) as {@link readFrame} does.
+ */
+export function checkFrameBody(msg: JsMsg, head: FrameHead): string {
+  let content: { id: string; events: number };
+  try {
+    content = frameContent(head.dataset, head.body);
+  } catch (err) {
+    throw badFrame(msg, err instanceof Error ? err.message : String(err), err);
+  }
+  if (content.events !== head.count)
+    throw badFrame(msg, `${Header.Count} says ${head.count} events, the body has ${content.events}`);
+  return content.id;
+}
+
+/**
+ * Reads a frame from a JetStream message, checking its headers against its body. Throws
+ * {@link FrameError} (BAD_FRAME) when it is not a valid frame: a poison message, to dead-letter.
+ */
+export function readFrame(msg: JsMsg): ReceivedFrame {
+  const { count, body, ...head } = readFrameHead(msg);
   let events: FrameEvent[];
   try {
-    events = decodeFrame(msg.data);
+    events = decodeFrame(body);
   } catch (err) {
     throw badFrame(msg, err instanceof Error ? err.message : String(err), err);
   }
   if (events.length !== count)
     throw badFrame(msg, `${Header.Count} says ${count} events, the body has ${events.length}`);
-  return {
-    dataset,
-    schemaId,
-    traceparent: nonEmpty(msg.headers?.get(Header.Traceparent)),
-    msgId: nonEmpty(msg.headers?.get(Header.MsgId)),
-    events,
-    subject: msg.subject,
-    seq: msg.seq,
-    deliveryCount: msg.info.deliveryCount,
-  };
+  return { ...head, events };
 }
 
 function badFrame(msg: JsMsg, why: string, cause?: unknown): FrameError {
@@ -194,13 +283,16 @@ const MIN_EVENT_BYTES = 3;
 class FrameReader {
   readonly #buf: Buffer;
   #pos = 0;
+  #start = 0;
 
   constructor(buf: Buffer) {
     this.#buf = buf;
   }
 
-  read(): FrameEvent[] {
-    const events: FrameEvent[] = [];
+  // Calls `visit` for every event; returns how many.
+  read(visit: (id: FrameIdBytes, ingestedAt: number, start: number, end: number) => void): number {
+    const id: FrameIdBytes = { start: 0, end: 0 };
+    let events = 0;
     for (;;) {
       let count = this.#long();
       if (count === 0) break;
@@ -213,9 +305,12 @@ class FrameReader {
         throw new FrameError(`array block of ${count} events cannot fit the frame`, BusErrorCode.BadFrame);
       }
       for (let i = 0; i < count; i++) {
-        const id = this.#bytes().toString("utf8");
+        id.end = this.#skip();
+        id.start = this.#start;
         const ingestedAt = this.#long();
-        events.push({ id, ingestedAt, payload: this.#bytes() });
+        const end = this.#skip();
+        visit(id, ingestedAt, this.#start, end);
+        events++;
       }
     }
     if (this.#pos !== this.#buf.length) {
@@ -241,13 +336,14 @@ class FrameReader {
     return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
   }
 
-  #bytes(): Buffer {
+  // Steps over Avro bytes: they lie at [#start, returned end).
+  #skip(): number {
     const length = this.#long();
     if (length < 0 || length > this.#buf.length - this.#pos) {
       throw new FrameError(`bytes of length ${length} overrun the frame`, BusErrorCode.BadFrame);
     }
-    const start = this.#pos;
+    this.#start = this.#pos;
     this.#pos += length;
-    return this.#buf.subarray(start, this.#pos);
+    return this.#pos;
   }
 }

@@ -7,16 +7,20 @@ export { DeadLetters } from "./dead-letter.js";
 export { Delivery } from "./delivery.js";
 export type { HandlerErrorOptions } from "./errors.js";
 export { BusError, BusErrorCode, FrameError, PoisonError, TransientError } from "./errors.js";
-export type { ChunkOptions, FrameEvent, ReceivedFrame } from "./frame.js";
+export type { ChunkOptions, FrameEvent, FrameHead, FrameIdBytes, ReceivedFrame } from "./frame.js";
 export {
+  checkFrameBody,
   chunkEvents,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_FRAME_EVENTS,
   decodeFrame,
   encodeFrame,
   FRAME_SCHEMA,
+  frameContentId,
   frameHeaders,
   readFrame,
+  readFrameHead,
+  walkFrame,
 } from "./frame.js";
 export { collectorFrameId, stageFrameId } from "./frame-id.js";
 export { DlqKind, Header } from "./headers.js";

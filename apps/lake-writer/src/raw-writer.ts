@@ -1,14 +1,17 @@
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from "node:timers/promises";
 import {
+  BusErrorCode,
   type DeadLetters,
   Delivery,
   datasetOfSubject,
   FrameError,
-  type ReceivedFrame,
-  readFrame,
+  type FrameHead,
+  Header,
+  readFrameHead,
   Stage,
+  walkFrame,
 } from "@inlet/bus";
-import type { RawEvent, RawZoneWriter } from "@inlet/lake";
+import { RAW_RANGE_FIELDS, type RawFrameEvents, type RawZoneWriter } from "@inlet/lake";
 import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistry } from "@inlet/schema";
 import { type Logger, traceIdFromTraceparent } from "@inlet/telemetry";
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
@@ -93,6 +96,7 @@ export class RawWriter implements WriterGauges {
   #writer: RawZoneWriter | undefined;
   #batch: Batch;
   #inbox: JsMsg[] = [];
+  #ranges = new Float64Array(1_000 * RAW_RANGE_FIELDS);
   #inboxBytes = 0;
   #largestFrame = 0; // bytes of the largest frame fetched so far
   #pulling: Promise<void> | undefined;
@@ -253,9 +257,11 @@ export class RawWriter implements WriterGauges {
       this.#o.metrics.frameSkipped("all", this.zone);
       return;
     }
-    let frame: ReceivedFrame;
+    let frame: FrameHead;
+    let events: RawFrameEvents;
     try {
-      frame = readFrame(msg);
+      frame = readFrameHead(msg);
+      events = this.#eventsOf(msg, frame);
     } catch (err) {
       const e = err as FrameError;
       await this.#deadLetter(msg, e instanceof FrameError ? e.code : "BAD_FRAME", String(e.message));
@@ -263,29 +269,62 @@ export class RawWriter implements WriterGauges {
     }
     const schema = await this.#schema(frame.schemaId, msg);
     if (schema === undefined) return;
-    const traceId = traceIdFromTraceparent(frame.traceparent) ?? "";
-    const events: RawEvent[] = frame.events.map((e) => ({
-      id: e.id,
-      ingestedAt: e.ingestedAt,
-      traceId,
-      payload: e.payload,
-    }));
     const writer = await this.#openWriter();
     try {
-      await writer.append(frame.dataset, frame.schemaId, schema.schema, events);
+      await writer.appendFrame(frame.dataset, frame.schemaId, schema.schema, events);
     } catch (err) {
       await this.#failed(err, msg);
       return;
     }
-    this.#o.metrics.frameIn(frame.dataset, this.zone, events.length);
+    this.#o.metrics.frameIn(frame.dataset, this.zone, events.count);
     this.#batch.add(
       msg.seq,
       new Delivery(this.#o.nc, msg),
-      { dataset: frame.dataset, events: events.length },
-      events.length,
+      { dataset: frame.dataset, events: events.count },
+      events.count,
       msg.data.length,
       Date.now(),
     );
+  }
+
+  // The frame's events as byte ranges of its body (the ranges array is reused: appendFrame copies
+  // every event before the next frame is read). Throws FrameError when the body is not the frame
+  // its head says.
+  #eventsOf(msg: JsMsg, frame: FrameHead): RawFrameEvents {
+    const body = Buffer.isBuffer(frame.body)
+      ? frame.body
+      : Buffer.from(frame.body.buffer, frame.body.byteOffset, frame.body.byteLength);
+    const bad = (why: string) =>
+      new FrameError(`bad frame on ${msg.subject} (seq ${msg.seq}): ${why}`, BusErrorCode.BadFrame);
+    // An event takes 3 bytes at least: a count past that is a lie, and must not size the ranges.
+    if (frame.count > body.length / 3)
+      throw bad(`${Header.Count} says ${frame.count} events, the body is ${body.length} bytes`);
+    if (this.#ranges.length < frame.count * RAW_RANGE_FIELDS) {
+      this.#ranges = new Float64Array(
+        Math.max(frame.count, (2 * this.#ranges.length) / RAW_RANGE_FIELDS) * RAW_RANGE_FIELDS,
+      );
+    }
+    const ranges = this.#ranges;
+    let count = 0;
+    try {
+      walkFrame(body, (id, ingestedAt, start, end) => {
+        const r = count * RAW_RANGE_FIELDS;
+        if (r + RAW_RANGE_FIELDS > ranges.length) {
+          count++; // more events than the head says: refused below
+          return;
+        }
+        ranges[r] = id.start;
+        ranges[r + 1] = id.end;
+        ranges[r + 2] = ingestedAt;
+        ranges[r + 3] = start;
+        ranges[r + 4] = end;
+        count++;
+      });
+    } catch (err) {
+      throw bad(err instanceof Error ? err.message : String(err));
+    }
+    if (count !== frame.count) throw bad(`${Header.Count} says ${frame.count} events, the body has ${count}`);
+    return { bytes: body, count, ranges, traceId: traceIdFromTraceparent(frame.traceparent) ?? "" };
   }
 
   // Starts flushing the batch when a bound is reached and no flush is under way: its frames are

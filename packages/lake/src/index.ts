@@ -88,8 +88,8 @@ export {
   utcDateOfDay,
   utcDayOf,
 } from "./paths.js";
-export type { RawEvent, RawZoneWriterOptions } from "./raw-zone.js";
-export { RawZoneWriter, rawRecordSchema } from "./raw-zone.js";
+export type { RawEvent, RawFrameEvents, RawZoneWriterOptions } from "./raw-zone.js";
+export { RAW_RANGE_FIELDS, RawZoneWriter, rawRecordSchema } from "./raw-zone.js";
 export { snapshotScanSql } from "./snapshot-scan.js";
 export { quoteIdent, quoteString } from "./sql.js";
 export type {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import avro from "avsc";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AvroSchema } from "./avro-columns.js";
-import { type RawEvent, RawZoneWriter } from "./raw-zone.js";
+import { RAW_RANGE_FIELDS, type RawEvent, RawZoneWriter } from "./raw-zone.js";
 
 const clicksV1 = {
   type: "record",
@@ -123,6 +123,49 @@ describe("RawZoneWriter", () => {
     expect(
       all.map((r) => ({ ...r })).sort((a, b) => String(a._event_id).localeCompare(String(b._event_id))),
     ).toEqual(expected);
+  });
+
+  it("appends a frame read in place: ids and payloads as byte ranges of one buffer, across hours", async () => {
+    const writer = await RawZoneWriter.create({ lakeDir });
+    const events = [event(1, HOUR_7), event(2, HOUR_8), event(3, HOUR_8 + 1)];
+    // The bytes as a frame lays them out: a prefix, then each id and payload, with gaps between.
+    const parts: Buffer[] = [Buffer.from("xx")];
+    const ranges = new Float64Array(events.length * RAW_RANGE_FIELDS);
+    let at = 2;
+    events.forEach(({ raw }, i) => {
+      const id = Buffer.from(raw.id);
+      const r = i * RAW_RANGE_FIELDS;
+      ranges.set(
+        [at, at + id.length, raw.ingestedAt, at + id.length + 1, at + id.length + 1 + raw.payload.length],
+        r,
+      );
+      parts.push(id, Buffer.from("-"), Buffer.from(raw.payload), Buffer.from("--"));
+      at += id.length + 1 + raw.payload.length + 2;
+    });
+    const trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    await writer.appendFrame("clicks", "clicks@1", clicksV1, {
+      bytes: Buffer.concat(parts),
+      count: events.length,
+      ranges,
+      traceId: trace,
+    });
+    await writer.close();
+
+    const files = await filesUnder(rawDir(), ".avro");
+    expect(files).toHaveLength(2);
+    const records: Record<string, unknown>[] = [];
+    for (const file of files) records.push(...(await decodeFile(join(rawDir(), file))).records);
+    expect(
+      records.map((r) => ({ ...r })).sort((a, b) => String(a._event_id).localeCompare(String(b._event_id))),
+    ).toEqual(
+      events.map(({ raw, value }) => ({
+        _event_id: raw.id,
+        _ingested_at: raw.ingestedAt,
+        _trace_id: trace,
+        _schema: "clicks@1",
+        event: value,
+      })),
+    );
   });
 
   it("makes flushed events durable in a valid container while the file is still open", async () => {

@@ -19,6 +19,26 @@ export interface RawEvent {
   readonly payload: Uint8Array;
 }
 
+/**
+ * The events of one frame as byte ranges of one buffer, for {@link RawZoneWriter.appendFrame}: no
+ * object, string or view per event.
+ */
+export interface RawFrameEvents {
+  /** The buffer every range points into. */
+  readonly bytes: Buffer;
+  readonly count: number;
+  /**
+   * Five numbers per event, in order: id start, id end (UTF-8 bytes), ingestedAt (ms since the
+   * epoch), payload start, payload end.
+   */
+  readonly ranges: Float64Array;
+  /** The trace of every event of the frame: 32 hex characters, or "". */
+  readonly traceId: string;
+}
+
+/** Numbers per event in {@link RawFrameEvents.ranges}. */
+export const RAW_RANGE_FIELDS = 5;
+
 /** Options of {@link RawZoneWriter.create}. */
 export interface RawZoneWriterOptions {
   /** The lake's root directory; files go under `<lakeDir>/raw/<ds>/`. */
@@ -139,7 +159,20 @@ export class RawZoneWriter {
    * Not durable until a later {@link flush} resolves.
    */
   append(dataset: string, schemaId: string, schema: AvroSchema, events: readonly RawEvent[]): Promise<void> {
-    return this.#serialize(() => this.#append(dataset, schemaId, schema, events));
+    return this.#serialize(async () => {
+      // Runs of events with one trace, as frames.
+      for (let from = 0; from < events.length; ) {
+        let to = from + 1;
+        while (to < events.length && events[to]!.traceId === events[from]!.traceId) to++;
+        await this.#appendFrame(dataset, schemaId, schema, asFrame(events.slice(from, to)));
+        from = to;
+      }
+    });
+  }
+
+  /** {@link append} of one frame's events, read in place from its bytes. */
+  appendFrame(dataset: string, schemaId: string, schema: AvroSchema, frame: RawFrameEvents): Promise<void> {
+    return this.#serialize(() => this.#appendFrame(dataset, schemaId, schema, frame));
   }
 
   /**
@@ -194,27 +227,39 @@ export class RawZoneWriter {
     return work;
   }
 
-  async #append(
+  async #appendFrame(
     dataset: string,
     schemaId: string,
     schema: AvroSchema,
-    events: readonly RawEvent[],
+    frame: RawFrameEvents,
   ): Promise<void> {
     const schemaJson = this.#recordSchema(dataset, schemaId, schema);
-    const schemaBytes = Buffer.byteLength(schemaId);
-    for (const event of events) {
-      if (!Number.isSafeInteger(event.ingestedAt)) {
+    const schemaBytes = Buffer.from(schemaId);
+    const traceBytes = Buffer.from(frame.traceId);
+    const { bytes, ranges } = frame;
+    // The file of the hour of the previous event: most frames fall in one hour.
+    let file: OpenFile | undefined;
+    let fileHour = Number.NaN;
+    for (let i = 0, r = 0; i < frame.count; i++, r += RAW_RANGE_FIELDS) {
+      const idStart = ranges[r]!;
+      const idEnd = ranges[r + 1]!;
+      const ingestedAt = ranges[r + 2]!;
+      const start = ranges[r + 3]!;
+      const end = ranges[r + 4]!;
+      if (!Number.isSafeInteger(ingestedAt)) {
         throw new LakeError(
-          `dataset "${dataset}": event ${event.id} has invalid lineage (ingestedAt ${event.ingestedAt})`,
+          `dataset "${dataset}": event ${bytes.toString("utf8", idStart, idEnd)} has invalid lineage (ingestedAt ${ingestedAt})`,
           LakeErrorCode.InvalidArgument,
         );
       }
-      const hour = Math.floor(event.ingestedAt / MS_PER_HOUR);
-      const key = `${dataset}\0${schemaId}\0${hour}`;
-      const file = this.#files.get(key) ?? (await this.#openFile(key, dataset, event.ingestedAt, schemaJson));
-      const idBytes = Buffer.byteLength(event.id);
-      const traceBytes = Buffer.byteLength(event.traceId);
-      const size = 4 * MAX_LONG_BYTES + idBytes + traceBytes + schemaBytes + event.payload.byteLength;
+      const hour = Math.floor(ingestedAt / MS_PER_HOUR);
+      if (file === undefined || hour !== fileHour || this.#files.get(file.key) !== file) {
+        const key = `${dataset}\0${schemaId}\0${hour}`;
+        file = this.#files.get(key) ?? (await this.#openFile(key, dataset, ingestedAt, schemaJson));
+        fileHour = hour;
+      }
+      const idBytes = idEnd - idStart;
+      const size = 4 * MAX_LONG_BYTES + idBytes + traceBytes.length + schemaBytes.length + (end - start);
       if (file.blockLength + size > file.block.length) {
         if (file.blockCount > 0) await this.#sealFull(file);
         if (size > file.block.length) file.block = Buffer.allocUnsafe(size); // one record larger than a block
@@ -222,14 +267,16 @@ export class RawZoneWriter {
       const { block } = file;
       let at = file.blockLength;
       at = writeLong(block, at, idBytes);
-      at += block.write(event.id, at, "utf8");
-      at = writeLong(block, at, event.ingestedAt);
-      at = writeLong(block, at, traceBytes);
-      at += block.write(event.traceId, at, "utf8");
-      at = writeLong(block, at, schemaBytes);
-      at += block.write(schemaId, at, "utf8");
-      block.set(event.payload, at);
-      file.blockLength = at + event.payload.byteLength;
+      at += bytes.copy(block, at, idStart, idEnd);
+      at = writeLong(block, at, ingestedAt);
+      at = writeLong(block, at, traceBytes.length);
+      block.set(traceBytes, at);
+      at += traceBytes.length;
+      at = writeLong(block, at, schemaBytes.length);
+      block.set(schemaBytes, at);
+      at += schemaBytes.length;
+      at += bytes.copy(block, at, start, end);
+      file.blockLength = at;
       file.blockCount++;
       file.lastUsed = Date.now();
       if (file.blockLength >= this.#blockBytes) {
@@ -471,4 +518,25 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+// Events (one trace) as a frame: their ids and payloads copied into one buffer.
+function asFrame(events: readonly RawEvent[]): RawFrameEvents {
+  let size = 0;
+  for (const e of events) size += Buffer.byteLength(e.id) + e.payload.byteLength;
+  const bytes = Buffer.allocUnsafe(size);
+  const ranges = new Float64Array(events.length * RAW_RANGE_FIELDS);
+  let at = 0;
+  events.forEach((e, i) => {
+    const r = i * RAW_RANGE_FIELDS;
+    ranges[r] = at;
+    at += bytes.write(e.id, at, "utf8");
+    ranges[r + 1] = at;
+    ranges[r + 2] = e.ingestedAt;
+    ranges[r + 3] = at;
+    bytes.set(e.payload, at);
+    at += e.payload.byteLength;
+    ranges[r + 4] = at;
+  });
+  return { bytes, count: events.length, ranges, traceId: events[0]?.traceId ?? "" };
 }

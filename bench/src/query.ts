@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { ServiceName, serviceNodeFlags } from "@inlet/dev";
 import { commitDelta, type DeltaAction } from "@inlet/lake";
 import { freePort, startProcess } from "@inlet/testing";
 import { count, type Phase } from "./progress.js";
@@ -97,7 +98,7 @@ export async function measureQuery(
     if (options.profileDir !== undefined) await mkdir(options.profileDir, { recursive: true });
     const service = await startProcess("query", {
       command: process.execPath,
-      args: ["--enable-source-maps", join(rootDir, "apps", "query", "dist", "main.js")],
+      args: [...serviceNodeFlags(ServiceName.Query), join(rootDir, "apps", "query", "dist", "main.js")],
       cwd: rootDir,
       env: {
         INLET_LAKE_DIR: lakeDir,

@@ -16,6 +16,7 @@ import {
   streamSpecs,
 } from "@inlet/bus";
 import type { DemoDataset, DemoEvent } from "@inlet/demo";
+import { ServiceName, serviceLaunchEnv, serviceNodeFlags } from "@inlet/dev";
 import {
   type CuratedRow,
   CuratedTable,
@@ -138,9 +139,14 @@ export async function measureWriter(
     const spawnedAt = performance.now();
     const writer = await startProcess("lake-writer", {
       command: process.execPath,
-      args: ["--enable-source-maps", join(rootDir, "apps", "lake-writer", "dist", "main.js")],
+      // Started as the stack starts it: the same heap caps and allocator settings.
+      args: [
+        ...serviceNodeFlags(ServiceName.LakeWriter),
+        join(rootDir, "apps", "lake-writer", "dist", "main.js"),
+      ],
       cwd: rootDir,
       env: {
+        ...serviceLaunchEnv(ServiceName.LakeWriter),
         INLET_NATS_URL: server.url,
         INLET_CONFIG_DIR: configDir,
         INLET_LAKE_DIR: lakeDir,

@@ -1,6 +1,13 @@
 export type { DemoProducerOptions, DemoProducerStats } from "./producer.js";
 export { runDemoProducer } from "./producer.js";
 export type { Stack, StackOptions, StackPorts } from "./stack.js";
-export { DEFAULT_PORTS, SERVICE_ORDER, ServiceName, startStack } from "./stack.js";
+export {
+  DEFAULT_PORTS,
+  SERVICE_ORDER,
+  ServiceName,
+  serviceLaunchEnv,
+  serviceNodeFlags,
+  startStack,
+} from "./stack.js";
 export type { StatusSnapshot, StatusSources } from "./status.js";
 export { formatCount, formatStatusLine, readStatus } from "./status.js";

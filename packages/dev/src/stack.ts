@@ -17,8 +17,30 @@ const HEAP_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
   collector: ["--max-old-space-size=160", "--max-semi-space-size=16"],
   processor: ["--max-old-space-size=128", "--max-semi-space-size=16"],
   enricher: ["--max-old-space-size=160", "--max-semi-space-size=16"],
-  "lake-writer": ["--max-old-space-size=160", "--max-semi-space-size=8"],
+  "lake-writer": ["--max-old-space-size=112", "--max-semi-space-size=8"],
 };
+
+/**
+ * Each service's allocator settings, as in its package.json `start` script and Dockerfile `ENV`:
+ * the lake-writer's DuckDB (jemalloc) keeps one arena and hands freed pages back within a second,
+ * and glibc keeps two arenas, so its resident memory follows what it uses.
+ */
+const ALLOCATOR_ENV: Partial<Record<ServiceName, Record<string, string>>> = {
+  "lake-writer": {
+    DUCKDB_JE_MALLOC_CONF: "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0",
+    MALLOC_ARENA_MAX: "2",
+  },
+};
+
+/** The Node flags a service is started with (heap caps, source maps), as its `start` script has them. */
+export function serviceNodeFlags(name: ServiceName): string[] {
+  return [...(HEAP_FLAGS[name] ?? []), "--enable-source-maps"];
+}
+
+/** The environment a service is started with besides its configuration (allocator settings). */
+export function serviceLaunchEnv(name: ServiceName): Record<string, string> {
+  return { ...ALLOCATOR_ENV[name] };
+}
 
 /** Flow order: upstream first. */
 export const SERVICE_ORDER: readonly ServiceName[] = [
@@ -177,8 +199,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     return launch(
       name,
       process.execPath,
-      [...(HEAP_FLAGS[name] ?? []), "--enable-source-maps", join(rootDir, "apps", name, "dist", "main.js")],
-      { ...common, ...options.serviceEnv?.[name] },
+      [...serviceNodeFlags(name), join(rootDir, "apps", name, "dist", "main.js")],
+      { ...common, ...serviceLaunchEnv(name), ...options.serviceEnv?.[name] },
       `${url(name)}/readyz`,
     );
   }

@@ -18,6 +18,8 @@ export interface CompiledRules {
   readonly keep: Predicate;
   /** Applies the dataset's transforms in order, in place. */
   readonly transform: Mutator;
+  /** The fields the transforms may change (an event whose values there stay the same keeps its bytes). */
+  readonly transformFields: readonly string[];
   /** Alert rules of the dataset, checked on kept, transformed events. */
   readonly alerts: readonly CompiledAlert[];
 }
@@ -43,6 +45,7 @@ export function compileRules(
     dataset,
     keep: compileAll(rules?.filter ?? [], record, dataset),
     transform: compileTransforms(rules?.transform ?? [], record, dataset),
+    transformFields: [...new Set((rules?.transform ?? []).map((t) => t.field))],
     alerts: config.alerts
       .filter((a) => a.dataset === dataset)
       .map((a) => ({ name: a.name, matches: inAlert(a.name, () => compileAll(a.when, record, dataset)) })),

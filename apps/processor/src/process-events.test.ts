@@ -72,6 +72,22 @@ describe("processEvents", () => {
     ]);
   });
 
+  it("keeps the bytes of an event the transforms leave as it was, and re-encodes one they change", () => {
+    const same = frameEvent("same", { page: "/home", country: "DE", duration_ms: 0 });
+    const changed = frameEvent("changed", { page: "/home", country: "de", duration_ms: 0 });
+    const result = processEvents([same, changed], type, "clicks@1", rules);
+    expect(result.out.map((e) => e.id)).toEqual(["same", "changed"]);
+    // Not merely equal bytes: the very payload that arrived.
+    expect(result.out[0]!.payload).toBe(same.payload);
+    expect(result.out[1]!.payload).not.toBe(changed.payload);
+    expect({ ...type.fromBuffer(Buffer.from(result.out[1]!.payload)) }).toEqual({
+      page: "/home",
+      country: "DE",
+      user_agent: "Mozilla/5.0",
+      duration_ms: 0,
+    });
+  });
+
   it("reports alerts on kept events after their transforms", () => {
     const events = [frameEvent("e1", { duration_ms: 600 }), frameEvent("e2", { duration_ms: 599 })];
     const result = processEvents(events, type, "clicks@1", rules);

@@ -22,7 +22,10 @@ export interface RejectedEvent {
 
 /** What the rules made of one frame's events. */
 export interface ProcessedEvents {
-  /** Kept events, re-encoded, in input order (same ids and ingest times). */
+  /**
+   * Kept events in input order (same ids and ingest times): re-encoded when a transform changed a
+   * value, otherwise with their payload bytes as they arrived.
+   */
   readonly out: FrameEvent[];
   /** How many events the filter dropped. */
   filtered: number;
@@ -55,6 +58,8 @@ export function processEvents(
   rules: CompiledRules,
 ): ProcessedEvents {
   const result: ProcessedEvents = { out: [], filtered: 0, alerts: [], rejected: [] };
+  const fields = rules.transformFields;
+  const before: unknown[] = new Array(fields.length);
   for (const event of events) {
     let record: EventRecord;
     try {
@@ -68,8 +73,12 @@ export function processEvents(
     }
     let payload: Buffer;
     try {
+      for (let i = 0; i < fields.length; i++) before[i] = record[fields[i]!];
       rules.transform(record);
-      payload = type.toBuffer(record);
+      // Most events arrive already in shape: the same values encode to the same bytes.
+      let changed = false;
+      for (let i = 0; i < fields.length && !changed; i++) changed = !Object.is(before[i], record[fields[i]!]);
+      payload = changed ? type.toBuffer(record) : asBuffer(event.payload);
     } catch (error) {
       const reason = asTransformError(error, type, record, rules.dataset);
       // The dead letter carries the event as it arrived, not half transformed.

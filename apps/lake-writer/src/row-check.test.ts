@@ -32,6 +32,9 @@ describe("RowCheck", () => {
       reason: 'dataset "readings": field "value" expected double, got "12,5"',
     });
     expect(check.problem({ ...good, count: 2 ** 60 })?.field).toBe("count");
+    // A bigint is taken only while it fits a BIGINT column: the batch must never fail on one row.
+    expect(check.problem({ ...good, count: 2n ** 62n })).toBeUndefined();
+    expect(check.problem({ ...good, count: 2n ** 63n })?.field).toBe("count");
   });
 
   it("refuses a missing value in a non-null column but not in a nullable one", () => {

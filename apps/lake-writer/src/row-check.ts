@@ -1,4 +1,4 @@
-import { type AvroSchema, avroColumns, COLUMN_KINDS, ColumnKind, type ColumnKindSpec } from "@inlet/lake";
+import { type AvroSchema, avroColumns, ColumnKind, fitsColumn } from "@inlet/lake";
 
 /** Why the lake would refuse an event: the field at fault, what it needs, what came. */
 export interface RowProblem {
@@ -16,7 +16,6 @@ interface CheckedColumn {
   readonly name: string;
   readonly kind: ColumnKind;
   readonly nullable: boolean;
-  readonly spec: ColumnKindSpec;
 }
 
 /**
@@ -34,7 +33,7 @@ export class RowCheck {
     this.#dataset = dataset;
     this.#columns = avroColumns(schema)
       .filter((c) => c.kind !== ColumnKind.Json)
-      .map((c) => ({ name: c.name, kind: c.kind, nullable: c.nullable, spec: COLUMN_KINDS[c.kind] }));
+      .map((c) => ({ name: c.name, kind: c.kind, nullable: c.nullable }));
     this.#eventTimeField = eventTimeField;
   }
 
@@ -46,11 +45,8 @@ export class RowCheck {
         if (column.nullable) continue;
         return this.#problem(column.name, column.kind, null);
       }
-      try {
-        column.spec.stage(value);
-      } catch {
-        return this.#problem(column.name, column.kind, value);
-      }
+      // What the Parquet writer's vectors take, checked without building a value.
+      if (!fitsColumn(column.kind, value)) return this.#problem(column.name, column.kind, value);
     }
     const timeField = this.#eventTimeField;
     if (timeField !== undefined) {

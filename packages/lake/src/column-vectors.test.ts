@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ColumnKind } from "./column-kind.js";
-import { columnVectors } from "./column-vectors.js";
+import { columnVectors, fitsColumn } from "./column-vectors.js";
 
 describe("columnVectors", () => {
   const typeOf = (kind: ColumnKind, values: unknown[]) => columnVectors(kind, values).type.toString();
@@ -30,5 +30,25 @@ describe("columnVectors", () => {
     expect(typeOf(ColumnKind.Date, [1])).toBe("INTEGER");
     expect(typeOf(ColumnKind.Double, [1])).toBe("DOUBLE");
     expect(typeOf(ColumnKind.Binary, [new Uint8Array(1)])).toBe("BLOB");
+  });
+});
+
+describe("fitsColumn", () => {
+  it("takes exactly what a column's vectors take, per kind", () => {
+    const cases: [ColumnKind, unknown[], unknown[]][] = [
+      [ColumnKind.String, ["", "é"], [1, Buffer.from("x")]],
+      [ColumnKind.Int, [0, -(2 ** 31), 2 ** 31 - 1], [2 ** 31, 1.5, "1", 1n]],
+      [ColumnKind.Long, [2 ** 53 - 1, -(2n ** 63n), 2n ** 63n - 1n], [2 ** 53, 2n ** 63n, 0.5, "1"]],
+      [ColumnKind.TimestampMillis, [0, new Date(0), 1n], [1.5, "2024-01-01"]],
+      [ColumnKind.Date, [19_844, new Date(0)], [1.5, "2024-01-01"]],
+      [ColumnKind.Double, [Number.NaN, 1.5], ["1.5", true]],
+      [ColumnKind.Boolean, [true, false], [0, "true"]],
+      [ColumnKind.Binary, [new Uint8Array(1)], ["x"]],
+      [ColumnKind.Json, [{ a: [1] }, [1n]], [undefined, () => 1]],
+    ];
+    for (const [kind, good, bad] of cases) {
+      for (const v of good) expect([kind, v, fitsColumn(kind, v)]).toEqual([kind, v, true]);
+      for (const v of bad) expect([kind, v, fitsColumn(kind, v)]).toEqual([kind, v, false]);
+    }
   });
 });

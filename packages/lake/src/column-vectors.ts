@@ -149,9 +149,48 @@ function setInt64(s: VectorScratch, i: number, v: unknown): boolean {
   return false;
 }
 
+type FixedKind = Exclude<ColumnKind, "string" | "json" | "binary">;
+type Setter = (scratch: VectorScratch, i: number, value: unknown) => boolean;
+
+// How each fixed-width kind writes a non-null value into the scratch arrays; false if it does not fit.
+const SETTERS: { readonly [K in FixedKind]: Setter } = {
+  int: (s, i, v) => {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) return false;
+    s.i32[i] = v;
+    return true;
+  },
+  date: (s, i, v) => {
+    const days = v instanceof Date ? Math.floor(v.getTime() / MS_PER_DAY) : v;
+    if (typeof days !== "number" || !Number.isInteger(days) || days < -(2 ** 31) || days >= 2 ** 31)
+      return false;
+    s.i32[i] = days;
+    return true;
+  },
+  long: setInt64,
+  "timestamp-millis": (s, i, v) => setInt64(s, i, v instanceof Date ? v.getTime() : v),
+  "timestamp-micros": setInt64,
+  float: (s, i, v) => {
+    if (typeof v !== "number") return false;
+    s.f32[i] = v;
+    return true;
+  },
+  double: (s, i, v) => {
+    if (typeof v !== "number") return false;
+    s.f64[i] = v;
+    return true;
+  },
+  boolean: (s, i, v) => {
+    if (typeof v !== "boolean") return false;
+    s.u8[i] = v ? 1 : 0;
+    return true;
+  },
+};
+
+const jsonText = (v: unknown) => COLUMN_KINDS.json.stage(v) as string;
+
 const VECTORS: { readonly [K in ColumnKind]: ColumnVectors } = {
   string: strings(ColumnKind.String, (v) => (typeof v === "string" ? v : undefined)),
-  json: strings(ColumnKind.Json, (v) => COLUMN_KINDS.json.stage(v) as string),
+  json: strings(ColumnKind.Json, jsonText),
   binary: {
     type: BLOB,
     read: same,
@@ -166,39 +205,39 @@ const VECTORS: { readonly [K in ColumnKind]: ColumnVectors } = {
       scratch.finish(vector, rows, 0);
     },
   },
-  int: fixed(INTEGER, 4, ColumnKind.Int, (s, i, v) => {
-    if (typeof v !== "number" || !Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) return false;
-    s.i32[i] = v;
-    return true;
-  }),
-  date: fixed(INTEGER, 4, ColumnKind.Date, (s, i, v) => {
-    const days = v instanceof Date ? Math.floor(v.getTime() / MS_PER_DAY) : v;
-    if (typeof days !== "number" || !Number.isInteger(days) || days < -(2 ** 31) || days >= 2 ** 31)
-      return false;
-    s.i32[i] = days;
-    return true;
-  }),
-  long: fixed(BIGINT, 8, ColumnKind.Long, setInt64),
-  "timestamp-millis": fixed(BIGINT, 8, ColumnKind.TimestampMillis, (s, i, v) =>
-    setInt64(s, i, v instanceof Date ? v.getTime() : v),
-  ),
-  "timestamp-micros": fixed(BIGINT, 8, ColumnKind.TimestampMicros, setInt64),
-  float: fixed(FLOAT, 4, ColumnKind.Float, (s, i, v) => {
-    if (typeof v !== "number") return false;
-    s.f32[i] = v;
-    return true;
-  }),
-  double: fixed(DOUBLE, 8, ColumnKind.Double, (s, i, v) => {
-    if (typeof v !== "number") return false;
-    s.f64[i] = v;
-    return true;
-  }),
-  boolean: fixed(BOOLEAN, 1, ColumnKind.Boolean, (s, i, v) => {
-    if (typeof v !== "boolean") return false;
-    s.u8[i] = v ? 1 : 0;
-    return true;
-  }),
+  int: fixed(INTEGER, 4, ColumnKind.Int, SETTERS.int),
+  date: fixed(INTEGER, 4, ColumnKind.Date, SETTERS.date),
+  long: fixed(BIGINT, 8, ColumnKind.Long, SETTERS.long),
+  "timestamp-millis": fixed(BIGINT, 8, ColumnKind.TimestampMillis, SETTERS["timestamp-millis"]),
+  "timestamp-micros": fixed(BIGINT, 8, ColumnKind.TimestampMicros, SETTERS["timestamp-micros"]),
+  float: fixed(FLOAT, 4, ColumnKind.Float, SETTERS.float),
+  double: fixed(DOUBLE, 8, ColumnKind.Double, SETTERS.double),
+  boolean: fixed(BOOLEAN, 1, ColumnKind.Boolean, SETTERS.boolean),
 };
+
+// Where fitsColumn lets the setters write: nothing reads it.
+const PROBE = new VectorScratch();
+
+/**
+ * True when a column of `kind` takes `value` (not null or undefined) as it is: exactly what the
+ * column's vectors accept, checked without allocating.
+ */
+export function fitsColumn(kind: ColumnKind, value: unknown): boolean {
+  switch (kind) {
+    case ColumnKind.String:
+      return typeof value === "string";
+    case ColumnKind.Binary:
+      return value instanceof Uint8Array;
+    case ColumnKind.Json:
+      try {
+        return typeof jsonText(value) === "string";
+      } catch {
+        return false;
+      }
+    default:
+      return SETTERS[kind](PROBE, 0, value);
+  }
+}
 
 /** The vectors of a column of group numbers (already checked to be non-negative int32). */
 export const GROUP_VECTORS: ColumnVectors = fixed(INTEGER, 4, ColumnKind.Int, (s, i, v) => {

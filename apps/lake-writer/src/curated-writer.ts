@@ -80,6 +80,7 @@ export interface CuratedWriterOptions {
  */
 interface BufferedFrame {
   readonly body: Buffer;
+  readonly events: number;
   readonly writer: RegisteredSchema;
   readonly traceparent: string | undefined;
   readonly partitions: PartitionRows;
@@ -285,7 +286,7 @@ export class CuratedWriter implements WriterGauges {
     const partitions: PartitionRows = new Map(events === 0 ? [] : [[null, events]]);
     const span = this.#startSpan(frame);
     const body = Buffer.from(msg.data); // a copy
-    const item = { body, writer, traceparent: frame.traceparent, partitions, span, contentId };
+    const item = { body, events, writer, traceparent: frame.traceparent, partitions, span, contentId };
     this.#current.add(seq, new Delivery(this.#o.nc, msg), item, events, body.length, Date.now());
     if (contentId !== undefined) this.#bufferedContent.add(contentId);
     if (this.#gateOpen && (this.#current.full() || this.#fillsFile())) {
@@ -461,7 +462,9 @@ export class CuratedWriter implements WriterGauges {
     entries: readonly BatchEntry<Delivery, BufferedFrame>[],
     decoded: { rows: number; newest: number },
   ): Promise<CuratedColumns> {
-    const columns = new ColumnsBuilder(this.#table.dataColumns);
+    let capacity = 0;
+    for (const entry of entries) capacity += entry.item.events;
+    const columns = new ColumnsBuilder(this.#table.dataColumns, capacity);
     const rejected: { event: RejectedEvent; traceparent: string | undefined }[] = [];
     const frameRejects: RejectedEvent[] = [];
     let yieldedAt = performance.now();

@@ -148,7 +148,7 @@ describe("RowDecoder", () => {
 describe("ColumnsBuilder", () => {
   it("gathers decoded rows as the table's columns, a missing trace as null", () => {
     const decoder = new RowDecoder(s2, "ts");
-    const columns = new ColumnsBuilder(["ts", "item", "qty", "coupon"]);
+    const columns = new ColumnsBuilder(["ts", "item", "qty", "coupon"], 4);
     const events = [
       { id: "a", ingestedAt: 10, payload: s1.type.toBuffer({ ts: 1_000, item: "pen", qty: 1 }) },
       { id: "b", ingestedAt: 11, payload: s1.type.toBuffer({ ts: 2_000, item: "ink", qty: 4 }) },
@@ -169,9 +169,9 @@ describe("ColumnsBuilder", () => {
         [null, null, "x"],
       ],
       eventIds: ["a", "b", "c"],
-      ingestedAts: [10, 11, 12],
+      ingestedAts: Float64Array.of(10, 11, 12),
       traceIds: [null, null, trace],
-      schemaVersions: [1, 1, 2],
+      schemaVersions: Int32Array.of(1, 1, 2),
     });
   });
 });

@@ -46,19 +46,27 @@ export interface RowSink {
 export class ColumnsBuilder implements RowSink {
   readonly #names: readonly string[];
   readonly #data: unknown[][];
-  readonly #eventIds: string[] = [];
-  readonly #ingestedAts: number[] = [];
-  readonly #traceIds: (string | null)[] = [];
-  readonly #schemaVersions: number[] = [];
+  readonly #eventIds: string[];
+  readonly #ingestedAts: Float64Array;
+  readonly #traceIds: (string | null)[];
+  readonly #schemaVersions: Int32Array;
+  #rows = 0;
 
-  /** `names`: the table's data columns, in {@link CuratedTable.dataColumns} order. */
-  constructor(names: readonly string[]) {
+  /**
+   * `names`: the table's data columns, in {@link CuratedTable.dataColumns} order; `capacity`: the
+   * most rows that will be added (the arrays are made that long once, never grown).
+   */
+  constructor(names: readonly string[], capacity: number) {
     this.#names = names;
-    this.#data = names.map(() => []);
+    this.#data = names.map(() => new Array<unknown>(capacity));
+    this.#eventIds = new Array<string>(capacity);
+    this.#ingestedAts = new Float64Array(capacity);
+    this.#traceIds = new Array<string | null>(capacity);
+    this.#schemaVersions = new Int32Array(capacity);
   }
 
   get rows(): number {
-    return this.#eventIds.length;
+    return this.#rows;
   }
 
   add(
@@ -68,23 +76,33 @@ export class ColumnsBuilder implements RowSink {
     traceId: string,
     schemaVersion: number,
   ): void {
+    const row = this.#rows;
+    if (row >= this.#eventIds.length)
+      throw new RangeError(`more rows than the ${this.#eventIds.length} expected`);
     const names = this.#names;
     const data = this.#data;
-    for (let c = 0; c < names.length; c++) data[c]!.push(event[names[c]!]);
-    this.#eventIds.push(eventId);
-    this.#ingestedAts.push(ingestedAt);
-    this.#traceIds.push(traceId === "" ? null : traceId);
-    this.#schemaVersions.push(schemaVersion);
+    for (let c = 0; c < names.length; c++) data[c]![row] = event[names[c]!];
+    this.#eventIds[row] = eventId;
+    this.#ingestedAts[row] = ingestedAt;
+    this.#traceIds[row] = traceId === "" ? null : traceId;
+    this.#schemaVersions[row] = schemaVersion;
+    this.#rows = row + 1;
   }
 
+  /** The rows added, as columns (cut to their number: rejected events leave capacity unused). */
   columns(): CuratedColumns {
+    const rows = this.#rows;
+    const cut = <T>(values: T[]): T[] => {
+      values.length = rows;
+      return values;
+    };
     return {
-      rows: this.rows,
-      data: this.#data,
-      eventIds: this.#eventIds,
-      ingestedAts: this.#ingestedAts,
-      traceIds: this.#traceIds,
-      schemaVersions: this.#schemaVersions,
+      rows,
+      data: this.#data.map(cut),
+      eventIds: cut(this.#eventIds),
+      ingestedAts: this.#ingestedAts.subarray(0, rows),
+      traceIds: cut(this.#traceIds),
+      schemaVersions: this.#schemaVersions.subarray(0, rows),
     };
   }
 }

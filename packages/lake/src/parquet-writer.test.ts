@@ -345,4 +345,24 @@ describe("ParquetWriter", () => {
       ).toEqual([{ k, c: n, s: String((n * (n - 1)) / 2) }]);
     }
   });
+
+  it("closes after the writes in flight finish, and refuses new ones", async () => {
+    const own = await ParquetWriter.create({ threads: 1 });
+    const n = 20_000;
+    const writes = [0, 1, 2].map((k) =>
+      own.write(() => ({
+        columns: [{ name: "i", kind: ColumnKind.Int, values: Array.from({ length: n }, (_, i) => i + k) }],
+        files: [join(dir, `closing/${k}.parquet`)],
+      })),
+    );
+    await own.close();
+    const written = await Promise.all(writes);
+    expect(written.map((files) => files[0]!.stats.numRecords)).toEqual([n, n, n]);
+    await expect(
+      own.write({
+        columns: [{ name: "i", kind: ColumnKind.Int, values: [1] }],
+        files: [join(dir, "x.parquet")],
+      }),
+    ).rejects.toThrow("parquet writer is closed");
+  });
 });

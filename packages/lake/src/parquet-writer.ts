@@ -101,6 +101,8 @@ export class ParquetWriter {
   readonly #idle: DuckDBConnection[] = [];
   // Writes past staging, each as a promise that settles (never rejects) when it ends.
   readonly #copying = new Set<Promise<void>>();
+  // Every write not finished (its staging table dropped, its connection back), settling only.
+  readonly #writes = new Set<Promise<void>>();
   #stageTurn: Promise<unknown> = Promise.resolve();
   #queue: Promise<unknown> = Promise.resolve();
   #tables = 0;
@@ -146,6 +148,12 @@ export class ParquetWriter {
     // The next request may stage once this one is staged (or failed).
     const turn = this.#stageTurn.then(() => this.#write(source, release));
     this.#stageTurn = Promise.race([staged, turn.catch(() => {})]);
+    const settled = turn.then(
+      () => {},
+      () => {},
+    );
+    this.#writes.add(settled);
+    void settled.then(() => this.#writes.delete(settled));
     return turn;
   }
 
@@ -170,7 +178,8 @@ export class ParquetWriter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([this.#queue, this.#stageTurn, ...this.#copying]);
+    // No connection may outlive the instance: wait for every write to hand its connection back.
+    await Promise.allSettled([this.#queue, ...this.#writes]);
     for (const connection of this.#idle) connection.closeSync();
     this.#connection.closeSync();
     this.#instance.closeSync();

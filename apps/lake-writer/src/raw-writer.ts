@@ -16,6 +16,7 @@ import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistr
 import { type Logger, traceIdFromTraceparent } from "@inlet/telemetry";
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { FrameInbox } from "./frame-inbox.js";
 import { type FlushBounds, FlushReason, MicroBatch } from "./micro-batch.js";
 import { type WriterGauges, type WriterMetrics, Zone } from "./writer-metrics.js";
 
@@ -61,14 +62,6 @@ interface Flush {
 
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
-const FIRST_FETCH_RETRY_MS = 250;
-const MAX_FETCH_RETRY_MS = 5_000;
-// What a frame is assumed to weigh until a larger one is seen: NATS's default max payload.
-const FIRST_FRAME_BYTES = 1024 * 1024;
-// Most bytes one fetch asks for. The server pushes a fetch's frames at once and drops a client
-// (slow consumer) holding more than 64 MiB unread: a fetch must stay well under that, with the
-// curated writers' fetches on the same connection while the event loop is busy.
-const MAX_FETCH_BYTES = 8 * 1024 * 1024;
 // Appending gives the event loop back this often, so socket reads (pull heartbeats, acks) and
 // timers never wait behind a long run of frames.
 const YIELD_AFTER_MS = 10;
@@ -79,8 +72,8 @@ const YIELD_AFTER_MS = 10;
  * crash, frames written but not acked are written again on redelivery (exactly once is the curated
  * zone's promise).
  *
- * Two loops share the work. The puller fetches frames (as many as the byte bound leaves room for)
- * into an inbox and never waits inside a fetch, so the server's heartbeats are always read. The
+ * Two loops share the work. A {@link FrameInbox} fetches frames (as many as the byte bound leaves
+ * room for) and never waits inside a fetch, so the server's heartbeats are always read. The
  * appender takes frames from the inbox and appends their events to the open files (compression and
  * writes run in the background). Once a bound is reached (age, bytes, rows or frames) the batch is
  * flushed, one fsync per file, then each of its frames acked; the appender goes on with the next
@@ -95,17 +88,12 @@ export class RawWriter implements WriterGauges {
   readonly #schemas = new Map<string, RegisteredSchema>();
   #writer: RawZoneWriter | undefined;
   #batch: Batch;
-  #inbox: JsMsg[] = [];
+  #inbox: FrameInbox | undefined;
   #ranges = new Float64Array(1_000 * RAW_RANGE_FIELDS);
-  #inboxBytes = 0;
-  #largestFrame = 0; // bytes of the largest frame fetched so far
-  #pulling: Promise<void> | undefined;
   #appending: Promise<void> | undefined;
   #flushing: Flush | undefined;
   #failure: { readonly err: unknown; readonly flush: Flush } | undefined;
   #stopping = false;
-  #pulled = false;
-  #wakePuller: (() => void) | undefined;
   #wakeAppender: (() => void) | undefined;
   #lastCommitAt = 0;
 
@@ -118,15 +106,23 @@ export class RawWriter implements WriterGauges {
 
   /** True while the writer pulls frames. */
   get running(): boolean {
-    return this.#pulling !== undefined && !this.#stopping;
+    return this.#inbox !== undefined && !this.#stopping;
   }
 
   /** Opens the raw zone writer and starts pulling. */
   async start(): Promise<void> {
     this.#writer = await this.#o.openWriter();
     this.#o.metrics.watch(this);
-    this.#pulling = this.#pull();
-    this.#appending = this.#append();
+    const { consumer, bounds, fetch } = this.#o;
+    const inbox = new FrameInbox(consumer, {
+      ...fetch,
+      room: () => bounds.maxBytes - this.#heldBytes(),
+      onFrame: () => this.#wakeAppender?.(),
+      onFetchError: (err) => this.#log.warn({ err }, "fetch failed"),
+    });
+    this.#inbox = inbox;
+    inbox.start();
+    this.#appending = this.#append(inbox);
     this.#log.info("raw writer started");
   }
 
@@ -134,9 +130,7 @@ export class RawWriter implements WriterGauges {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#wakePuller?.();
-    await this.#pulling;
-    this.#pulled = true;
+    await this.#inbox?.stop();
     this.#wakeAppender?.();
     await this.#appending;
     this.#o.metrics.unwatch(this);
@@ -157,62 +151,16 @@ export class RawWriter implements WriterGauges {
 
   // Frames fetched and not yet acked, in bytes: the inbox, the batch and the batch being flushed.
   #heldBytes(): number {
-    return this.#inboxBytes + this.#batch.bytes + (this.#flushing?.batch.bytes ?? 0);
+    return (this.#inbox?.bytes ?? 0) + this.#batch.bytes + (this.#flushing?.batch.bytes ?? 0);
   }
 
-  async #pull(): Promise<void> {
-    const { consumer, bounds, fetch } = this.#o;
-    let retryMs = FIRST_FETCH_RETRY_MS;
-    while (!this.#stopping) {
-      const room = bounds.maxBytes - this.#heldBytes();
-      if (room <= 0) {
-        await this.#pause(undefined); // until a flush makes room
-        continue;
-      }
-      try {
-        // As many frames as fit the room (and the fetch size), each counted as the largest frame seen.
-        const frameBytes = this.#largestFrame > 0 ? this.#largestFrame : FIRST_FRAME_BYTES;
-        const frames = Math.floor(Math.min(room, MAX_FETCH_BYTES) / frameBytes);
-        const messages = await consumer.fetch({
-          max_messages: Math.max(1, Math.min(fetch.maxMessages, frames)),
-          expires: fetch.expiresMs,
-        });
-        for await (const msg of messages) {
-          this.#inbox.push(msg);
-          this.#inboxBytes += msg.data.length;
-          this.#largestFrame = Math.max(this.#largestFrame, msg.data.length);
-          this.#wakeAppender?.();
-        }
-        retryMs = FIRST_FETCH_RETRY_MS;
-      } catch (err) {
-        if (this.#stopping) break;
-        this.#log.warn({ err }, "fetch failed");
-        await this.#pause(retryMs);
-        retryMs = Math.min(retryMs * 2, MAX_FETCH_RETRY_MS);
-      }
-    }
-  }
-
-  // Waits `ms` (or, undefined, for ever) unless stop() or a flush wakes the puller first.
-  async #pause(ms: number | undefined): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
-      this.#wakePuller = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.#wakePuller = undefined;
-  }
-
-  async #append(): Promise<void> {
+  async #append(inbox: FrameInbox): Promise<void> {
     let yieldedAt = performance.now();
     for (;;) {
       if (this.#failure !== undefined) await this.#flushFailed(this.#failure.err, this.#failure.flush);
-      const msg = this.#inbox.shift();
+      const msg = inbox.take();
       if (msg === undefined) {
-        if (this.#pulled) break;
-        this.#wakePuller?.(); // frames dead-lettered or skipped left room without a flush
+        if (inbox.pulled) break;
         await this.#idle();
         this.#flushIfDue();
         yieldedAt = performance.now();
@@ -223,7 +171,7 @@ export class RawWriter implements WriterGauges {
       } catch (err) {
         this.#log.error({ err, seq: msg.seq }, "frame handling failed, left for redelivery");
       } finally {
-        this.#inboxBytes -= msg.data.length; // now in the batch, or done with
+        inbox.release(msg); // now in the batch, or done with
       }
       this.#flushIfDue();
       if (performance.now() - yieldedAt >= YIELD_AFTER_MS) {
@@ -348,7 +296,7 @@ export class RawWriter implements WriterGauges {
       .finally(() => {
         this.#flushing = undefined;
         this.#wakeAppender?.();
-        this.#wakePuller?.();
+        this.#inbox?.wake();
       });
     const flush: Flush = { batch, writer, done };
     this.#flushing = flush;
@@ -403,7 +351,7 @@ export class RawWriter implements WriterGauges {
     for (const entry of this.#batch) entry.message.nak();
     msg?.nak();
     this.#batch = new MicroBatch(this.#batchBounds);
-    this.#wakePuller?.();
+    this.#inbox?.wake();
     const broken = this.#writer;
     this.#writer = undefined;
     await broken?.close().catch(() => {});

@@ -1,0 +1,67 @@
+import { DurableName } from "@inlet/bus";
+import { waitFor } from "@inlet/testing";
+import { natsTest } from "@inlet/testing/vitest";
+import type { JsMsg } from "@nats-io/jetstream";
+import { describe, expect } from "vitest";
+import { FrameInbox } from "../src/frame-inbox.js";
+import { Harness } from "./harness.js";
+
+const test = natsTest.extend<{ harness: Harness }>({
+  harness: async ({ nats }, use) => {
+    const harness = await Harness.create(nats.url);
+    try {
+      await use(harness);
+    } finally {
+      await harness.close();
+    }
+  },
+});
+
+describe("FrameInbox", () => {
+  test("fetches no more than its room allows, goes on as frames are released, and keeps what it fetched when stopped", async ({
+    harness,
+  }) => {
+    await harness.ensureCuratedConsumer("orders");
+    const seqs: number[] = [];
+    for (let i = 0; i < 6; i++) seqs.push(await harness.publishOrders(harness.orders(50)));
+    const consumer = await harness.bus.js.consumers.get(harness.stream(), DurableName.lakeWriter("orders"));
+    let arrived = 0;
+    // One byte of room: less than any frame.
+    let room = 1;
+    const inbox = new FrameInbox(consumer, {
+      maxMessages: 100,
+      expiresMs: 1_000,
+      room: () => room - inbox.bytes,
+      onFrame: () => arrived++,
+      onFetchError: (err) => {
+        throw err;
+      },
+    });
+    inbox.start();
+    // Room for less than one frame: one frame, since the inbox is empty.
+    await waitFor(() => arrived === 1, { message: "the first frame" });
+    const first = inbox.take()!;
+    expect(first.seq).toBe(seqs[0]);
+    // Room for two frames and a half once the first is released (frames differ by a few bytes).
+    room = 2.5 * first.data.length;
+    inbox.release(first);
+    await waitFor(() => arrived === 3, { message: "two more frames" });
+    // Full: nothing more comes while they are held.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(inbox.frames).toBe(2);
+    expect(arrived).toBe(3);
+    const taken: JsMsg[] = [];
+    for (let msg = inbox.take(); msg !== undefined; msg = inbox.take()) taken.push(msg);
+    for (const msg of taken) inbox.release(msg);
+    await waitFor(() => arrived >= 4, { message: "frames after the release" });
+    await inbox.stop();
+    expect(inbox.pulled).toBe(true);
+    // What the last fetch brought is still there to take: nothing is lost in transit.
+    const rest: number[] = [];
+    for (let msg = inbox.take(); msg !== undefined; msg = inbox.take()) rest.push(msg.seq);
+    expect([first.seq, ...taken.map((m) => m.seq), ...rest]).toEqual(
+      seqs.slice(0, 1 + taken.length + rest.length),
+    );
+    expect(1 + taken.length + rest.length).toBe(arrived);
+  });
+});

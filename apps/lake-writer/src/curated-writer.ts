@@ -242,7 +242,8 @@ export class CuratedWriter implements WriterGauges {
       this.#o.metrics.frameSkipped(this.dataset, this.zone);
       return;
     }
-    if (this.#current.swap(seq, new Delivery(this.#o.nc, msg)) || this.#flushing?.has(seq)) {
+    const delivery = new Delivery(this.#o.nc, msg);
+    if (this.#current.swap(seq, delivery) || this.#flushing?.has(seq)) {
       // A redelivery of a frame in hand: the flush that holds it acks it.
       this.#o.metrics.frameSkipped(this.dataset, this.zone);
       return;
@@ -287,7 +288,7 @@ export class CuratedWriter implements WriterGauges {
     const span = this.#startSpan(frame);
     const body = Buffer.from(msg.data); // a copy
     const item = { body, events, writer, traceparent: frame.traceparent, partitions, span, contentId };
-    this.#current.add(seq, new Delivery(this.#o.nc, msg), item, events, body.length, Date.now());
+    this.#current.add(seq, delivery, item, events, body.length, Date.now());
     if (contentId !== undefined) this.#bufferedContent.add(contentId);
     if (this.#gateOpen && (this.#current.full() || this.#fillsFile())) {
       // Backpressure: one flush at a time, so at most two batches are ever in memory.

@@ -1,15 +1,13 @@
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from "node:timers/promises";
 import {
-  BusErrorCode,
   type DeadLetters,
   Delivery,
   datasetOfSubject,
   FrameError,
   type FrameHead,
-  Header,
   readFrameHead,
   Stage,
-  walkFrame,
+  walkFrameBody,
 } from "@inlet/bus";
 import { RAW_RANGE_FIELDS, type RawFrameEvents, type RawZoneWriter } from "@inlet/lake";
 import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistry } from "@inlet/schema";
@@ -201,7 +199,8 @@ export class RawWriter implements WriterGauges {
   }
 
   async #appendFrame(msg: JsMsg): Promise<void> {
-    if (this.#batch.swap(msg.seq, new Delivery(this.#o.nc, msg))) {
+    const delivery = new Delivery(this.#o.nc, msg);
+    if (this.#batch.swap(msg.seq, delivery)) {
       this.#o.metrics.frameSkipped("all", this.zone);
       return;
     }
@@ -227,7 +226,7 @@ export class RawWriter implements WriterGauges {
     this.#o.metrics.frameIn(frame.dataset, this.zone, events.count);
     this.#batch.add(
       msg.seq,
-      new Delivery(this.#o.nc, msg),
+      delivery,
       { dataset: frame.dataset, events: events.count },
       events.count,
       msg.data.length,
@@ -239,40 +238,22 @@ export class RawWriter implements WriterGauges {
   // every event before the next frame is read). Throws FrameError when the body is not the frame
   // its head says.
   #eventsOf(msg: JsMsg, frame: FrameHead): RawFrameEvents {
-    const body = Buffer.isBuffer(frame.body)
-      ? frame.body
-      : Buffer.from(frame.body.buffer, frame.body.byteOffset, frame.body.byteLength);
-    const bad = (why: string) =>
-      new FrameError(`bad frame on ${msg.subject} (seq ${msg.seq}): ${why}`, BusErrorCode.BadFrame);
-    // An event takes 3 bytes at least: a count past that is a lie, and must not size the ranges.
-    if (frame.count > body.length / 3)
-      throw bad(`${Header.Count} says ${frame.count} events, the body is ${body.length} bytes`);
-    if (this.#ranges.length < frame.count * RAW_RANGE_FIELDS) {
-      this.#ranges = new Float64Array(
-        Math.max(frame.count, (2 * this.#ranges.length) / RAW_RANGE_FIELDS) * RAW_RANGE_FIELDS,
-      );
-    }
-    const ranges = this.#ranges;
     let count = 0;
-    try {
-      walkFrame(body, (id, ingestedAt, start, end) => {
-        const r = count * RAW_RANGE_FIELDS;
-        if (r + RAW_RANGE_FIELDS > ranges.length) {
-          count++; // more events than the head says: refused below
-          return;
-        }
-        ranges[r] = id.start;
-        ranges[r + 1] = id.end;
-        ranges[r + 2] = ingestedAt;
-        ranges[r + 3] = start;
-        ranges[r + 4] = end;
-        count++;
-      });
-    } catch (err) {
-      throw bad(err instanceof Error ? err.message : String(err));
-    }
-    if (count !== frame.count) throw bad(`${Header.Count} says ${frame.count} events, the body has ${count}`);
-    return { bytes: body, count, ranges, traceId: traceIdFromTraceparent(frame.traceparent) ?? "" };
+    const bytes = walkFrameBody(msg, frame, (id, ingestedAt, start, end) => {
+      const r = count++ * RAW_RANGE_FIELDS;
+      if (r + RAW_RANGE_FIELDS > this.#ranges.length) {
+        const bigger = new Float64Array(2 * this.#ranges.length);
+        bigger.set(this.#ranges);
+        this.#ranges = bigger;
+      }
+      const ranges = this.#ranges;
+      ranges[r] = id.start;
+      ranges[r + 1] = id.end;
+      ranges[r + 2] = ingestedAt;
+      ranges[r + 3] = start;
+      ranges[r + 4] = end;
+    });
+    return { bytes, count, ranges: this.#ranges, traceId: traceIdFromTraceparent(frame.traceparent) ?? "" };
   }
 
   // Starts flushing the batch when a bound is reached and no flush is under way: its frames are

@@ -1,3 +1,4 @@
+import type { JsMsg } from "@nats-io/jetstream";
 import avsc from "avsc";
 import { describe, expect, it } from "vitest";
 import { BusErrorCode, FrameError } from "./errors.js";
@@ -8,9 +9,11 @@ import {
   encodeFrame,
   FRAME_SCHEMA,
   type FrameEvent,
+  type FrameHead,
   frameContentId,
   frameHeaders,
   walkFrame,
+  walkFrameBody,
 } from "./frame.js";
 import { collectorFrameId } from "./frame-id.js";
 
@@ -104,6 +107,52 @@ describe("walkFrame / frameContentId", () => {
     );
     expect(() => walkFrame(bytes(0x80, 0x84, 0xaf, 0x5f, 0x00), () => {})).toThrow(
       expect.objectContaining({ name: "FrameError", code: "BAD_FRAME" }),
+    );
+  });
+});
+
+describe("walkFrameBody", () => {
+  // Only the subject and sequence of the message are read, to name it in errors.
+  const msg = { subject: "curated.clicks", seq: 7 } as unknown as JsMsg;
+  const head = (body: Uint8Array, count: number): FrameHead => ({
+    dataset: "clicks",
+    schemaId: "clicks@1",
+    count,
+    traceparent: undefined,
+    msgId: undefined,
+    body,
+    subject: msg.subject,
+    seq: 7,
+    deliveryCount: 1,
+  });
+
+  it("walks a body holding the events its head counts, and hands it back as a Buffer", () => {
+    const body = encodeFrame([event(1), event(2)]);
+    const seen: number[] = [];
+    const buf = walkFrameBody(msg, head(body, 2), (_id, ingestedAt) => seen.push(ingestedAt));
+    expect(seen).toEqual([event(1).ingestedAt, event(2).ingestedAt]);
+    expect(Buffer.isBuffer(buf) && buf.equals(Buffer.from(body))).toBe(true);
+  });
+
+  it("refuses a body with another count than its head, never visiting past the head's", () => {
+    const body = encodeFrame([event(1), event(2), event(3)]);
+    let visits = 0;
+    expect(() => walkFrameBody(msg, head(body, 2), () => visits++)).toThrow(
+      "bad frame on curated.clicks (seq 7): Inlet-Count says 2 events, the body has 3",
+    );
+    expect(visits).toBe(2);
+    expect(() => walkFrameBody(msg, head(body, 4), () => {})).toThrow("the body has 3");
+  });
+
+  it("refuses a head count the body cannot hold, and a malformed body, as BAD_FRAME", () => {
+    expect(() => walkFrameBody(msg, head(encodeFrame([event(1)]), 1_000_000), () => {})).toThrow(
+      expect.objectContaining({ code: "BAD_FRAME", message: expect.stringContaining("the body is") }),
+    );
+    expect(() => walkFrameBody(msg, head(bytes(0x80, 0x84, 0xaf, 0x5f, 0x00), 1), () => {})).toThrow(
+      expect.objectContaining({
+        code: "BAD_FRAME",
+        message: expect.stringContaining("curated.clicks (seq 7)"),
+      }),
     );
   });
 });

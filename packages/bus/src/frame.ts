@@ -81,39 +81,43 @@ export interface FrameIdBytes {
  * the object is reused, read it before returning), ingest time and payload bytes `[start, end)`
  * in `body`. The same checks as {@link decodeFrame}; returns the event count.
  */
-export function walkFrame(
-  body: Uint8Array,
-  visit: (id: FrameIdBytes, ingestedAt: number, start: number, end: number) => void,
-): number {
+export function walkFrame(body: Uint8Array, visit: FrameVisitor): number {
   return new FrameReader(asBuffer(body)).read(visit);
 }
 
-// Reused by frameContentId: the ids of one frame joined by newlines.
+/** What {@link walkFrame} hands each event: its id's bytes, ingest time and payload bytes. */
+export type FrameVisitor = (id: FrameIdBytes, ingestedAt: number, start: number, end: number) => void;
+
+// Reused by joinIds: the ids of one frame joined by newlines.
 let joinedIds = Buffer.alloc(64 * 1024);
+
+// A visitor joining the ids of `buf`'s events with newlines, and the content id they make.
+function joinIds(buf: Buffer): { visit: FrameVisitor; contentId: (dataset: string) => string } {
+  let length = 0;
+  return {
+    visit: (id) => {
+      const need = length + (id.end - id.start) + 1;
+      if (need > joinedIds.length) {
+        const bigger = Buffer.alloc(Math.max(need, 2 * joinedIds.length));
+        joinedIds.copy(bigger, 0, 0, length);
+        joinedIds = bigger;
+      }
+      if (length > 0) joinedIds[length++] = 0x0a;
+      length += buf.copy(joinedIds, length, id.start, id.end);
+    },
+    contentId: (dataset) => contentIdOf(dataset, joinedIds.subarray(0, length)),
+  };
+}
 
 /**
  * {@link collectorFrameId} of a frame body's event ids (a frame's content), computed from the
  * bytes without decoding an event. Throws {@link FrameError} as {@link decodeFrame} does.
  */
 export function frameContentId(dataset: string, body: Uint8Array): string {
-  return frameContent(dataset, body).id;
-}
-
-// The content id and the event count of a body.
-function frameContent(dataset: string, body: Uint8Array): { id: string; events: number } {
   const buf = asBuffer(body);
-  let length = 0;
-  const events = new FrameReader(buf).read((id) => {
-    const need = length + (id.end - id.start) + 1;
-    if (need > joinedIds.length) {
-      const bigger = Buffer.alloc(Math.max(need, 2 * joinedIds.length));
-      joinedIds.copy(bigger, 0, 0, length);
-      joinedIds = bigger;
-    }
-    if (length > 0) joinedIds[length++] = 0x0a;
-    length += buf.copy(joinedIds, length, id.start, id.end);
-  });
-  return { id: contentIdOf(dataset, joinedIds.subarray(0, length)), events };
+  const ids = joinIds(buf);
+  walkFrame(buf, ids.visit);
+  return ids.contentId(dataset);
 }
 
 /** Options of {@link chunkEvents}. */
@@ -230,19 +234,38 @@ export function readFrameHead(msg: JsMsg): FrameHead {
 }
 
 /**
+ * {@link walkFrame} of a frame's body, checked against its head: throws {@link FrameError}
+ * (BAD_FRAME, naming the message) when the body is malformed or holds another number of events
+ * than `Inlet-Count` says; `visit` never sees more events than that. Returns the body as a Buffer
+ * (the same bytes), which the visitor's byte ranges point into.
+ */
+export function walkFrameBody(msg: JsMsg, head: FrameHead, visit: FrameVisitor): Buffer {
+  const body = asBuffer(head.body);
+  // An event takes MIN_EVENT_BYTES at least: a count past that is a lie, refused before any walk.
+  if (head.count > body.length / MIN_EVENT_BYTES)
+    throw badFrame(msg, `${Header.Count} says ${head.count} events, the body is ${body.length} bytes`);
+  let seen = 0;
+  let events: number;
+  try {
+    events = new FrameReader(body).read((id, ingestedAt, start, end) => {
+      if (seen++ < head.count) visit(id, ingestedAt, start, end);
+    });
+  } catch (err) {
+    throw badFrame(msg, err instanceof Error ? err.message : String(err), err);
+  }
+  if (events !== head.count)
+    throw badFrame(msg, `${Header.Count} says ${head.count} events, the body has ${events}`);
+  return body;
+}
+
+/**
  * Checks a frame's body against its head without decoding an event, and returns its content id
  * ({@link frameContentId}). Throws {@link FrameError} (BAD_FRAME) as {@link readFrame} does.
  */
 export function checkFrameBody(msg: JsMsg, head: FrameHead): string {
-  let content: { id: string; events: number };
-  try {
-    content = frameContent(head.dataset, head.body);
-  } catch (err) {
-    throw badFrame(msg, err instanceof Error ? err.message : String(err), err);
-  }
-  if (content.events !== head.count)
-    throw badFrame(msg, `${Header.Count} says ${head.count} events, the body has ${content.events}`);
-  return content.id;
+  const ids = joinIds(asBuffer(head.body));
+  walkFrameBody(msg, head, ids.visit);
+  return ids.contentId(head.dataset);
 }
 
 /**
@@ -290,7 +313,7 @@ class FrameReader {
   }
 
   // Calls `visit` for every event; returns how many.
-  read(visit: (id: FrameIdBytes, ingestedAt: number, start: number, end: number) => void): number {
+  read(visit: FrameVisitor): number {
     const id: FrameIdBytes = { start: 0, end: 0 };
     let events = 0;
     for (;;) {

@@ -7,7 +7,14 @@ export { DeadLetters } from "./dead-letter.js";
 export { Delivery } from "./delivery.js";
 export type { HandlerErrorOptions } from "./errors.js";
 export { BusError, BusErrorCode, FrameError, PoisonError, TransientError } from "./errors.js";
-export type { ChunkOptions, FrameEvent, FrameHead, FrameIdBytes, ReceivedFrame } from "./frame.js";
+export type {
+  ChunkOptions,
+  FrameEvent,
+  FrameHead,
+  FrameIdBytes,
+  FrameVisitor,
+  ReceivedFrame,
+} from "./frame.js";
 export {
   checkFrameBody,
   chunkEvents,
@@ -21,6 +28,7 @@ export {
   readFrame,
   readFrameHead,
   walkFrame,
+  walkFrameBody,
 } from "./frame.js";
 export { collectorFrameId, stageFrameId } from "./frame-id.js";
 export { DlqKind, Header } from "./headers.js";

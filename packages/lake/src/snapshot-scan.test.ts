@@ -104,6 +104,65 @@ describe("snapshotScanSql", () => {
     ]);
   });
 
+  /** Writes one single-row file per `{path, values}` into a table partitioned by d (date) and c (string). */
+  async function partitionedTable(name: string, files: { path: string; d: string; c: string }[]) {
+    const tableDir = join(dir, name);
+    const adds = [];
+    for (const [i, f] of files.entries()) {
+      const [file] = await writer.write({
+        columns: [{ name: "v", kind: ColumnKind.Int, values: [i] }],
+        files: [join(tableDir, f.path)],
+      });
+      adds.push({
+        add: {
+          path: f.path,
+          partitionValues: { d: f.d, c: f.c },
+          size: file!.size,
+          modificationTime: 1,
+          dataChange: true,
+        },
+      });
+    }
+    await commitDelta(tableDir, 0, [
+      { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
+      { metaData: metadata([field("v", "integer"), field("d", "date"), field("c", "string")], ["d", "c"]) },
+      ...adds,
+    ]);
+    return (await readDeltaSnapshot(tableDir))!;
+  }
+
+  it("reads plainly spelled partition paths in one scan, typed from the schema", async () => {
+    const snapshot = await partitionedTable("plain", [
+      { path: "d=2026-01-01/c=DE/part-0.parquet", d: "2026-01-01", c: "DE" },
+      { path: "d=2026-01-02/c=007/part-1.parquet", d: "2026-01-02", c: "007" },
+    ]);
+    const sql = snapshotScanSql(snapshot);
+    expect(sql.match(/read_parquet/g)).toHaveLength(1);
+    expect(sql).toContain("hive_partitioning = true");
+    const reader = await db.runAndReadAll(`SELECT v, d::VARCHAR, c FROM (${sql}) ORDER BY v`);
+    expect(reader.getRows()).toEqual([
+      [0, "2026-01-01", "DE"],
+      [1, "2026-01-02", "007"],
+    ]);
+    const types = await db.runAndReadAll(sql);
+    expect(types.columnTypes().map(String)).toEqual(["INTEGER", "DATE", "VARCHAR"]);
+  });
+
+  it("takes partition values from the log when a path does not spell them", async () => {
+    const snapshot = await partitionedTable("misplaced", [
+      { path: "d=2026-01-01/c=DE/part-0.parquet", d: "2026-01-01", c: "DE" },
+      // The log says FR; the directory says DE. The log wins.
+      { path: "d=2026-01-01/c=DE/part-1.parquet", d: "2026-01-01", c: "FR" },
+    ]);
+    const sql = snapshotScanSql(snapshot);
+    expect(sql).not.toContain("hive_partitioning = true");
+    const reader = await db.runAndReadAll(`SELECT v, c FROM (${sql}) ORDER BY v`);
+    expect(reader.getRows()).toEqual([
+      [0, "DE"],
+      [1, "FR"],
+    ]);
+  });
+
   it("refuses tables that need column mapping", async () => {
     const tableDir = join(dir, "mapped");
     await commitDelta(tableDir, 0, [

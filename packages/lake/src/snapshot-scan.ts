@@ -9,12 +9,16 @@ const HARMLESS_READER_FEATURES = new Set(["timestampNtz", "columnMapping", "vacu
 
 /**
  * A DuckDB SELECT over exactly the snapshot's data files (never a directory glob), with the
- * schema's columns in order and typed. Files are grouped by partition values: each group is one
- * `read_parquet([…], union_by_name = true)` with its partition columns added as typed constants
- * (NULL for a null value), and the groups are combined with UNION ALL BY NAME after a typed empty
- * row set, so a column missing from older files reads as NULL and an empty table still has its
- * columns. Throws {@link DeltaLogError} (UNSUPPORTED_PROTOCOL) for tables this reader cannot read
- * correctly (column mapping, deletion vectors, …).
+ * schema's columns in order and typed, combined with UNION ALL BY NAME after a typed empty row set,
+ * so a column missing from older files reads as NULL and an empty table still has its columns.
+ *
+ * Partition values come from the log, never guessed from paths. When every file's path spells its
+ * partition values exactly as `name=value/…/file` with plain values (what the lake-writer writes),
+ * one `read_parquet` reads them all with `hive_partitioning` and the schema's types: a single scan,
+ * which starts in a quarter of the time of one scan per partition. Otherwise files are grouped by
+ * partition values, and each group is a `read_parquet` with its values added as typed constants
+ * (NULL for a null value). Throws {@link DeltaLogError} (UNSUPPORTED_PROTOCOL) for tables this
+ * reader cannot read correctly (column mapping, deletion vectors, …).
  */
 export function snapshotScanSql(snapshot: DeltaSnapshot): string {
   assertReadable(snapshot);
@@ -24,6 +28,17 @@ export function snapshotScanSql(snapshot: DeltaSnapshot): string {
   const typedEmpty = `SELECT ${fields
     .map((f) => `CAST(NULL AS ${duckDbTypeOf(f.type)}) AS ${quoteIdent(f.name)}`)
     .join(", ")} WHERE false`;
+
+  if (
+    partitionFields.length > 0 &&
+    snapshot.files.length > 0 &&
+    pathsSpellPartitions(snapshot, partitionFields)
+  ) {
+    const list = snapshot.files.map((f) => quoteString(deltaFilePath(snapshot.tableDir, f.path))).join(", ");
+    const types = partitionFields.map((f) => `${quoteString(f.name)}: ${duckDbTypeOf(f.type)}`).join(", ");
+    const scan = `SELECT * FROM read_parquet([${list}], union_by_name = true, hive_partitioning = true, hive_types = {${types}})`;
+    return `SELECT ${columns} FROM (\n${typedEmpty}\nUNION ALL BY NAME\n${scan}\n)`;
+  }
 
   const groups = new Map<string, { values: (string | null | undefined)[]; paths: string[] }>();
   for (const file of snapshot.files) {
@@ -44,6 +59,40 @@ export function snapshotScanSql(snapshot: DeltaSnapshot): string {
     return `SELECT *${constants} FROM read_parquet([${list}], union_by_name = true, hive_partitioning = false)`;
   });
   return `SELECT ${columns} FROM (\n${[typedEmpty, ...scans].join("\nUNION ALL BY NAME\n")}\n)`;
+}
+
+// Partition types whose plain path spelling DuckDB's hive reader casts to the same value.
+const HIVE_SAFE_TYPES = new Set(["string", "date", "integer", "long", "short", "byte", "boolean"]);
+// Values that need no escaping in a path, and read back the same from one.
+const PLAIN_VALUE = /^[A-Za-z0-9_.-]+$/;
+const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * True when DuckDB's hive reader would read exactly the log's partition values from the file paths:
+ * every path is relative, made of one `name=value` directory per partition column in order and then
+ * the file name, with plain non-empty values of simple types, and nothing above the table directory
+ * looks like a partition.
+ */
+function pathsSpellPartitions(
+  snapshot: DeltaSnapshot,
+  partitionFields: readonly DeltaStructField[],
+): boolean {
+  if (snapshot.tableDir.includes("=")) return false;
+  for (const f of partitionFields) {
+    if (typeof f.type !== "string" || !HIVE_SAFE_TYPES.has(f.type) || !PLAIN_NAME.test(f.name)) return false;
+  }
+  for (const file of snapshot.files) {
+    const segments = file.path.split("/");
+    if (segments.length !== partitionFields.length + 1) return false;
+    const name = segments[segments.length - 1]!;
+    if (name.includes("=") || !PLAIN_VALUE.test(name)) return false;
+    for (const [i, f] of partitionFields.entries()) {
+      const value = file.partitionValues[f.name];
+      if (value === undefined || value === null || !PLAIN_VALUE.test(value)) return false;
+      if (segments[i] !== `${f.name}=${value}`) return false;
+    }
+  }
+  return true;
 }
 
 function partitionField(fields: readonly DeltaStructField[], name: string): DeltaStructField {

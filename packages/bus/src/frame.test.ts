@@ -44,6 +44,29 @@ describe("encodeFrame / decodeFrame", () => {
     expect(plain(decoded.events)).toEqual(plain(events));
   });
 
+  it("writes the same bytes as avsc, for varint edges, multi-byte ids and large frames", () => {
+    const type = avsc.Type.forSchema(FRAME_SCHEMA as unknown as avsc.Schema);
+    const edges = [0, 1, -1, 63, 64, -64, -65, 2 ** 31, -(2 ** 31), 2 ** 52, -(2 ** 52)];
+    const events: FrameEvent[] = edges.map((ingestedAt, i) => ({
+      id: i % 2 === 0 ? `evt-${i}` : `é-${"✓".repeat(i * 20)}`,
+      ingestedAt,
+      payload: new Uint8Array(i * 37).fill(i),
+    }));
+    for (let i = 0; i < 1_000; i++) events.push(event(i, 200));
+    for (const frame of [[], events.slice(0, 1), events]) {
+      const expected = type.toBuffer({
+        events: frame.map((e) => ({ ...e, payload: Buffer.from(e.payload) })),
+      });
+      expect(Buffer.from(encodeFrame(frame)).equals(expected)).toBe(true);
+    }
+  });
+
+  it("refuses an ingest time that is not an integer within ±2^52, as avsc does", () => {
+    for (const ingestedAt of [1.5, Number.NaN, 2 ** 52 + 1, -(2 ** 52) - 1]) {
+      expect(() => encodeFrame([{ ...event(1), ingestedAt }])).toThrow(TypeError);
+    }
+  });
+
   it("reads arrays written in several blocks, with and without block sizes", () => {
     // A one-event frame is [count 1][event][end 0]; take the event's bytes out of it.
     const item = (e: FrameEvent): number[] => [...encodeFrame([e])].slice(1, -1);

@@ -1,6 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { headers as createHeaders, type MsgHdrs } from "@nats-io/nats-core";
-import avsc from "avsc";
 import { BusErrorCode, FrameError } from "./errors.js";
 import { contentIdOf } from "./frame-id.js";
 import { Header } from "./headers.js";
@@ -42,13 +41,67 @@ export const DEFAULT_MAX_FRAME_EVENTS = 1_000;
 /** Default most body bytes per frame: 900,000, leaving room for headers under the 1 MiB max payload. */
 export const DEFAULT_MAX_FRAME_BYTES = 900_000;
 
-const frameType = avsc.Type.forSchema(FRAME_SCHEMA as unknown as avsc.Schema);
-
-/** Encodes events into a frame body (Avro binary of {@link FRAME_SCHEMA}). */
+/**
+ * Encodes events into a frame body (Avro binary of {@link FRAME_SCHEMA}: one array block, then the
+ * end marker), sized exactly and written in one pass. By hand rather than avsc's `toBuffer`, which
+ * writes any value past 1 kB twice (once to measure it) and needs an object per event.
+ */
 export function encodeFrame(events: readonly FrameEvent[]): Uint8Array {
-  return frameType.toBuffer({
-    events: events.map((e) => ({ id: e.id, ingestedAt: e.ingestedAt, payload: asBuffer(e.payload) })),
-  });
+  const n = events.length;
+  const idBytes = new Int32Array(n);
+  let size = n === 0 ? 1 : varintSize(n) + 1;
+  for (let i = 0; i < n; i++) {
+    const e = events[i]!;
+    if (!Number.isInteger(e.ingestedAt) || Math.abs(e.ingestedAt) > LONG_LIMIT)
+      throw new TypeError(`event ${e.id}: ingestedAt ${e.ingestedAt} is not a time in ms`);
+    const idLength = Buffer.byteLength(e.id, "utf8");
+    idBytes[i] = idLength;
+    const payload = e.payload.byteLength;
+    size += varintSize(idLength) + idLength + varintSize(e.ingestedAt) + varintSize(payload) + payload;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  if (n > 0) {
+    at = writeVarint(out, at, n);
+    for (let i = 0; i < n; i++) {
+      const e = events[i]!;
+      const idLength = idBytes[i]!;
+      at = writeVarint(out, at, idLength);
+      at += out.write(e.id, at, idLength, "utf8");
+      at = writeVarint(out, at, e.ingestedAt);
+      at = writeVarint(out, at, e.payload.byteLength);
+      out.set(e.payload, at);
+      at += e.payload.byteLength;
+    }
+  }
+  out[at++] = 0; // the array's end
+  if (at !== size) throw new Error(`frame encoding wrote ${at} bytes, sized ${size}`);
+  return out;
+}
+
+// The longs a number carries exactly through zig-zag (avsc's bound too).
+const LONG_LIMIT = 2 ** 52;
+
+// Bytes of an integer within ±LONG_LIMIT as an Avro long (zig-zag, then 7 bits a byte).
+function varintSize(value: number): number {
+  let z = value >= 0 ? value * 2 : -value * 2 - 1;
+  let bytes = 1;
+  while (z >= 128) {
+    z = Math.floor(z / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+// Writes an integer within ±LONG_LIMIT as an Avro long at `at`; returns the position after it.
+function writeVarint(out: Buffer, at: number, value: number): number {
+  let z = value >= 0 ? value * 2 : -value * 2 - 1;
+  while (z >= 128) {
+    out[at++] = (z % 128) | 0x80;
+    z = Math.floor(z / 128);
+  }
+  out[at++] = z;
+  return at;
 }
 
 /**

@@ -8,7 +8,7 @@ describe("loadConfig", () => {
     expect(config.INLET_LAKE_WRITER_PORT).toBe(8093);
     expect(config.INLET_WRITER_DATASETS).toBeUndefined();
     expect(config.INLET_WRITER_MAX_ROWS).toBe(50_000);
-    expect(config.INLET_WRITER_MAX_BYTES).toBe(2 * 1024 * 1024);
+    expect(config.INLET_WRITER_MAX_BYTES).toBe(1_572_864);
     expect(config.INLET_WRITER_DUCKDB_MEMORY).toBe("64MB");
     expect(config.INLET_WRITER_FLUSH_MS).toBe(5_000);
     expect(config.INLET_WRITER_ACK_WAIT_MS).toBe(30_000);

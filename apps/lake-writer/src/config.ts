@@ -34,7 +34,7 @@ const lakeWriterEnv = commonEnv
     INLET_LAKE_WRITER_PORT: port(8093),
     INLET_WRITER_DATASETS: datasetList(),
     INLET_WRITER_MAX_ROWS: positiveInt(50_000),
-    INLET_WRITER_MAX_BYTES: positiveInt(2 * MIB),
+    INLET_WRITER_MAX_BYTES: positiveInt(1.5 * MIB),
     INLET_WRITER_TARGET_FILE_BYTES: positiveInt(128 * MIB),
     INLET_WRITER_FLUSH_MS: durationMs(5_000),
     INLET_WRITER_ACK_WAIT_MS: durationMs().optional(),

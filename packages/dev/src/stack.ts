@@ -12,12 +12,33 @@ export const ServiceName = {
 } as const;
 export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
 
-/** Each service's V8 heap cap, as in its package.json `start` script and Dockerfile `CMD`. */
+/**
+ * Each service's V8 heap settings, as in its package.json `start` script and Dockerfile `CMD`
+ * (stack.test.ts compares them): a heap cap, young-generation semi-spaces large enough that a
+ * frame's decoded events die young, and Buffer memory counted within the heap limits, so a stream
+ * of frames does not start a full collection every 64 MB of them.
+ */
 const HEAP_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
-  collector: ["--max-old-space-size=160", "--max-semi-space-size=16"],
-  processor: ["--max-old-space-size=128", "--max-semi-space-size=16"],
-  enricher: ["--max-old-space-size=160", "--max-semi-space-size=16"],
-  "lake-writer": ["--max-old-space-size=112", "--max-semi-space-size=8"],
+  collector: [
+    "--max-old-space-size=160",
+    "--max-semi-space-size=32",
+    "--external-memory-accounted-in-global-limit",
+  ],
+  processor: [
+    "--max-old-space-size=128",
+    "--max-semi-space-size=32",
+    "--external-memory-accounted-in-global-limit",
+  ],
+  enricher: [
+    "--max-old-space-size=160",
+    "--max-semi-space-size=32",
+    "--external-memory-accounted-in-global-limit",
+  ],
+  "lake-writer": [
+    "--max-old-space-size=96",
+    "--max-semi-space-size=16",
+    "--external-memory-accounted-in-global-limit",
+  ],
 };
 
 /**

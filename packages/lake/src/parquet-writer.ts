@@ -80,6 +80,9 @@ const GROUP = quoteIdent("inlet_group");
 // Writes past staging (statistics, COPY, fsync) at once, each on its own connection, while the next
 // request stages: DuckDB's threads write files while the event loop fills the next table.
 const MAX_COPYING = 2;
+// ZSTD level 1: measured on a 6,000-row batch of the demo's clicks, a quarter less CPU per COPY
+// than DuckDB's default (3), and no larger on batches this small. Compaction rewrites at the default.
+const ZSTD_LEVEL = 1;
 // Rows appended between two turns of the event loop (each turn blocks for a few ms).
 const YIELD_ROWS = 8 * VECTOR_ROWS;
 
@@ -238,7 +241,7 @@ export class ParquetWriter {
           .join(", ");
         await connection.run(
           `COPY (SELECT ${select} FROM ${table}${where}) TO ${quoteString(temp)} ` +
-            `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${this.#rowGroupSize})`,
+            `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${ZSTD_LEVEL}, ROW_GROUP_SIZE ${this.#rowGroupSize})`,
         );
         await syncFile(temp);
         await renameDurable(temp, path);

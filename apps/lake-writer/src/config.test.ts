@@ -10,6 +10,7 @@ describe("loadConfig", () => {
     expect(config.INLET_WRITER_MAX_ROWS).toBe(50_000);
     expect(config.INLET_WRITER_MAX_BYTES).toBe(1_572_864);
     expect(config.INLET_WRITER_DUCKDB_MEMORY).toBe("64MB");
+    expect(config.INLET_WRITER_DUCKDB_THREADS).toBe(1);
     expect(config.INLET_WRITER_FLUSH_MS).toBe(5_000);
     expect(config.INLET_WRITER_ACK_WAIT_MS).toBe(30_000);
     expect(config.INLET_WRITER_MAX_ACK_PENDING).toBe(500);
@@ -87,5 +88,10 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ INLET_WRITER_DUCKDB_MEMORY: "lots" })).toThrow(
       /INLET_WRITER_DUCKDB_MEMORY: expected a size such as 64MB or 1GiB/,
     );
+  });
+
+  it("takes DuckDB's threads per statement as a positive integer", () => {
+    expect(loadConfig({ INLET_WRITER_DUCKDB_THREADS: "2" }).INLET_WRITER_DUCKDB_THREADS).toBe(2);
+    expect(() => loadConfig({ INLET_WRITER_DUCKDB_THREADS: "0" })).toThrow(/INLET_WRITER_DUCKDB_THREADS/);
   });
 });

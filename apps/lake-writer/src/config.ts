@@ -43,6 +43,7 @@ const lakeWriterEnv = commonEnv
       .string()
       .regex(/^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, "expected a size such as 64MB or 1GiB")
       .default("64MB"),
+    INLET_WRITER_DUCKDB_THREADS: positiveInt(1, 256),
     INLET_RAW_ENABLED: bool(true),
     INLET_RAW_FLUSH_MS: durationMs(1_000),
     INLET_WRITER_COMPACT_INTERVAL_MS: durationMs(10 * 60_000),

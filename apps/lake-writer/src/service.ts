@@ -231,6 +231,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
       parquet = await ParquetWriter.create({
         rowGroupSize: ROW_GROUP_ROWS,
         memoryLimit: config.INLET_WRITER_DUCKDB_MEMORY,
+        threads: config.INLET_WRITER_DUCKDB_THREADS,
       });
       for (const definition of datasets)
         curated.set(definition.name, await startCurated(definition, parquet));

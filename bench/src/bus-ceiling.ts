@@ -1,4 +1,5 @@
 import { Semaphore } from "@inlet/bus";
+import { natsLaunchEnv } from "@inlet/dev";
 import { startNatsServer } from "@inlet/testing";
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -38,7 +39,8 @@ export async function measureBusCeiling(events: number, phase: Phase): Promise<B
   }
   const messageBytes = payloads.reduce((n, p) => n + p.data.byteLength, 0) / payloads.length;
 
-  const server = await startNatsServer();
+  // The same server settings as the stack the e2e figure runs.
+  const server = await startNatsServer({ env: natsLaunchEnv() });
   const nc = await connect({ servers: server.url, name: "inlet-bench-bus" });
   try {
     const jsm = await jetstreamManager(nc);

@@ -3,6 +3,7 @@ export { runDemoProducer } from "./producer.js";
 export type { Stack, StackOptions, StackPorts } from "./stack.js";
 export {
   DEFAULT_PORTS,
+  natsLaunchEnv,
   SERVICE_ORDER,
   ServiceName,
   serviceLaunchEnv,

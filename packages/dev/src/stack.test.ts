@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { findRepoRoot } from "@inlet/testing";
 import { describe, expect, it } from "vitest";
-import { SERVICE_ORDER, serviceLaunchEnv, serviceNodeFlags } from "./stack.js";
+import { natsLaunchEnv, SERVICE_ORDER, serviceLaunchEnv, serviceNodeFlags } from "./stack.js";
 
 const root = findRepoRoot() ?? "";
 
@@ -30,5 +31,16 @@ describe("service launch settings", () => {
         new RegExp(`^\\s*(?:ENV )?${key}=${value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?: \\\\)?$`, "m"),
       );
     }
+  });
+});
+
+describe("natsLaunchEnv", () => {
+  it("sizes Go's scheduler to half the cores, at least one", () => {
+    const procs = Number(natsLaunchEnv({}).GOMAXPROCS);
+    expect(procs).toBe(Math.max(1, Math.floor(availableParallelism() / 2)));
+  });
+
+  it("leaves a GOMAXPROCS the environment sets", () => {
+    expect(natsLaunchEnv({ GOMAXPROCS: "3" })).toEqual({});
   });
 });

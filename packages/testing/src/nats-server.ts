@@ -16,6 +16,8 @@ export interface NatsServerOptions {
   args?: string[];
   /** How long to wait for the server to be ready, in ms (default 15 s). */
   startTimeoutMs?: number;
+  /** Environment added to this process's for the server, e.g. `GOMAXPROCS`. */
+  env?: Record<string, string>;
 }
 
 /** A nats-server child process on 127.0.0.1 with its own ports and store directory. */
@@ -155,7 +157,10 @@ class LocalNatsServer implements NatsServer {
       ...(jetstream ? ["-js", "-sd", this.storeDir] : []),
       ...(this.#options.args ?? []),
     ];
-    const child = spawn(this.#binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(this.#binary, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...this.#options.env },
+    });
     this.#child = child;
     child.stdout?.on("data", (chunk: Buffer) => this.#log.write(chunk));
     child.stderr?.on("data", (chunk: Buffer) => this.#log.write(chunk));

@@ -40,6 +40,7 @@ const HEAP_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
     "--max-semi-space-size=16",
     "--external-memory-accounted-in-global-limit",
   ],
+  query: ["--external-memory-accounted-in-global-limit"],
 };
 
 /**

@@ -3,20 +3,8 @@ import { join } from "node:path";
 import { DlqKind, DurableName, Header, StreamName } from "@inlet/bus";
 import { curatedTableDir, deltaCommitFileName, deltaLogDir } from "@inlet/lake";
 import { waitFor } from "@inlet/testing";
-import { natsTest } from "@inlet/testing/vitest";
 import { describe, expect } from "vitest";
-import { Harness, TRACE_ID, TRACEPARENT } from "./harness.js";
-
-const test = natsTest.extend<{ harness: Harness }>({
-  harness: async ({ nats }, use) => {
-    const harness = await Harness.create(nats.url);
-    try {
-      await use(harness);
-    } finally {
-      await harness.close();
-    }
-  },
-});
+import { TRACE_ID, TRACEPARENT, harnessTest as test } from "./harness.js";
 
 const durable = DurableName.lakeWriter("orders");
 

@@ -4,18 +4,7 @@ import { startNatsServer, waitFor } from "@inlet/testing";
 import { natsTest } from "@inlet/testing/vitest";
 import type { JsMsg } from "@nats-io/jetstream";
 import { describe, expect } from "vitest";
-import { Harness, ORDERS_V2, type Order } from "./harness.js";
-
-const test = natsTest.extend<{ harness: Harness }>({
-  harness: async ({ nats }, use) => {
-    const harness = await Harness.create(nats.url);
-    try {
-      await use(harness);
-    } finally {
-      await harness.close();
-    }
-  },
-});
+import { Harness, ORDERS_V2, type Order, harnessTest as test } from "./harness.js";
 
 const durable = DurableName.lakeWriter("orders");
 

@@ -3,21 +3,9 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { DurableName } from "@inlet/bus";
 import { curatedTableDir, deltaFilePath, quoteString, readDeltaSnapshot, tableHistory } from "@inlet/lake";
 import { waitFor } from "@inlet/testing";
-import { natsTest } from "@inlet/testing/vitest";
 import type { JsMsg } from "@nats-io/jetstream";
 import { describe, expect } from "vitest";
-import { Harness, type Order } from "./harness.js";
-
-const test = natsTest.extend<{ harness: Harness }>({
-  harness: async ({ nats }, use) => {
-    const harness = await Harness.create(nats.url);
-    try {
-      await use(harness);
-    } finally {
-      await harness.close();
-    }
-  },
-});
+import { type Harness, type Order, harnessTest as test } from "./harness.js";
 
 const durable = DurableName.lakeWriter("orders");
 const TARGET = 32 * 1024;

@@ -1,21 +1,9 @@
 import { DurableName } from "@inlet/bus";
 import { waitFor } from "@inlet/testing";
-import { natsTest } from "@inlet/testing/vitest";
 import type { JsMsg } from "@nats-io/jetstream";
 import { describe, expect } from "vitest";
 import { FrameInbox } from "../src/frame-inbox.js";
-import { Harness } from "./harness.js";
-
-const test = natsTest.extend<{ harness: Harness }>({
-  harness: async ({ nats }, use) => {
-    const harness = await Harness.create(nats.url);
-    try {
-      await use(harness);
-    } finally {
-      await harness.close();
-    }
-  },
-});
+import { harnessTest as test } from "./harness.js";
 
 describe("FrameInbox", () => {
   test("fetches no more than its room allows, goes on as frames are released, and keeps what it fetched when stopped", async ({

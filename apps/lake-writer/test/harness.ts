@@ -27,6 +27,7 @@ import {
 } from "@inlet/schema";
 import { createLogger, initMetrics, type LoggerOptions, type Metrics, trace } from "@inlet/telemetry";
 import { uniqueName } from "@inlet/testing";
+import { natsTest } from "@inlet/testing/vitest";
 import { loadConfig } from "../src/config.js";
 import { createLakeWriter, type LakeWriter } from "../src/service.js";
 
@@ -248,3 +249,15 @@ export class Harness {
     await rm(this.lakeDir, { recursive: true, force: true });
   }
 }
+
+/** `natsTest` with a {@link Harness} on its server, closed after each test. */
+export const harnessTest = natsTest.extend<{ harness: Harness }>({
+  harness: async ({ nats }, use) => {
+    const harness = await Harness.create(nats.url);
+    try {
+      await use(harness);
+    } finally {
+      await harness.close();
+    }
+  },
+});

@@ -2,20 +2,8 @@ import { mkdir, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { curatedTableDir, deltaFilePath, readDeltaSnapshot, tableHistory } from "@inlet/lake";
 import { waitFor } from "@inlet/testing";
-import { natsTest } from "@inlet/testing/vitest";
 import { describe, expect } from "vitest";
-import { Harness } from "./harness.js";
-
-const test = natsTest.extend<{ harness: Harness }>({
-  harness: async ({ nats }, use) => {
-    const harness = await Harness.create(nats.url);
-    try {
-      await use(harness);
-    } finally {
-      await harness.close();
-    }
-  },
-});
+import { harnessTest as test } from "./harness.js";
 
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();

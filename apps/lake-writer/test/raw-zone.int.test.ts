@@ -4,21 +4,9 @@ import { DurableName, ensureConsumer, publishFrame, StreamName } from "@inlet/bu
 import { createAvroType, formatSchemaId } from "@inlet/schema";
 import { parsePrometheusText, prometheusKey } from "@inlet/telemetry";
 import { uniqueName, waitFor } from "@inlet/testing";
-import { natsTest } from "@inlet/testing/vitest";
 import avsc from "avsc";
 import { describe, expect } from "vitest";
-import { Harness, ORDERS_V2, TRACE_ID, TRACEPARENT, testDatasets } from "./harness.js";
-
-const test = natsTest.extend<{ harness: Harness }>({
-  harness: async ({ nats }, use) => {
-    const harness = await Harness.create(nats.url);
-    try {
-      await use(harness);
-    } finally {
-      await harness.close();
-    }
-  },
-});
+import { ORDERS_V2, TRACE_ID, TRACEPARENT, harnessTest as test, testDatasets } from "./harness.js";
 
 const ordersV2 = createAvroType(ORDERS_V2);
 const visitsV1 = createAvroType(testDatasets()[1]!.versions[0]!.schema);

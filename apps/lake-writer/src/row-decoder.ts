@@ -28,22 +28,11 @@ export interface RejectedEvent {
 
 type Resolver = ReturnType<AvroType["createResolver"]>;
 
-/** Where {@link RowDecoder.decode} puts each row. */
-export interface RowSink {
-  add(
-    event: Readonly<Record<string, unknown>>,
-    eventId: string,
-    ingestedAt: number,
-    traceId: string,
-    schemaVersion: number,
-  ): void;
-}
-
 /**
  * Rows gathered as columns ({@link CuratedColumns}): the table's data columns by name, then the
  * lineage. Each event object is read once and can be collected young.
  */
-export class ColumnsBuilder implements RowSink {
+export class ColumnsBuilder {
   readonly #names: readonly string[];
   readonly #data: unknown[][];
   readonly #eventIds: string[];
@@ -140,7 +129,7 @@ export class RowDecoder {
     body: Buffer,
     writer: RegisteredSchema,
     traceId: string,
-    rows: RowSink,
+    rows: ColumnsBuilder,
     rejected: RejectedEvent[],
   ): number {
     const type = this.schema.type;

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -385,6 +385,33 @@ describe("SqlEngine", () => {
     const [dataset] = await sql.datasets();
     expect(dataset?.version).toBe(0);
     expect(dataset?.error).toMatch(/00000000000000000001|commit 1/);
+  });
+
+  it("replaces a view only when a statement needs it, and keeps the last one that scans", async () => {
+    const sql = await open();
+    expect((await sql.rows("SELECT count(*) FROM clicks")).rows).toEqual([["3"]]);
+    await append([click(4), click(5)]);
+    // Commit 1's file is damaged: its footer cannot be read, which only binding the view finds out.
+    const commit = await readFile(
+      join(lakeDir, "curated", "clicks", "_delta_log", "00000000000000000001.json"),
+      "utf8",
+    );
+    const added = commit
+      .split("\n")
+      .filter((line) => line.includes('"add"'))
+      .map((line) => JSON.parse(line).add.path as string);
+    expect(added).toHaveLength(1);
+    await writeFile(join(lakeDir, "curated", "clicks", decodeURIComponent(added[0]!)), "not parquet");
+
+    // A listing reads the log only: the new version, its rows from the statistics, no error yet.
+    const [listed] = await sql.datasets();
+    expect(listed).toMatchObject({ version: 1, rows: 5 });
+    expect(listed?.error).toBeUndefined();
+
+    // A statement needs the view: it cannot be bound to version 1, so version 0 is still read.
+    expect((await sql.rows("SELECT count(*) FROM clicks")).rows).toEqual([["3"]]);
+    const [after] = await sql.datasets();
+    expect(after?.error).toMatch(/^version 1 cannot be scanned \(.+\); statements read version 0$/);
   });
 
   it("refuses to open a lake directory that does not exist", async () => {

@@ -112,7 +112,7 @@ export interface SqlRows {
 /** What the lake holds for one dataset, from its Delta log. */
 export interface SqlDataset {
   name: string;
-  /** The table version the view reads. */
+  /** The newest table version read from the log: the next statement reads it (unless `error` says otherwise). */
   version: number;
   /** Data files in the snapshot. */
   files: number;
@@ -126,7 +126,10 @@ export interface SqlDataset {
   newestIngestedAt?: string;
   /** Milliseconds from `newestIngestedAt` to now: how stale the dataset is. */
   freshnessMs?: number;
-  /** Why reading the newest commits failed; the view still reads `version`. */
+  /**
+   * Why the newest commits could not be read, or their files could not be scanned: statements keep
+   * reading the last version that could.
+   */
   error?: string;
 }
 
@@ -162,16 +165,22 @@ async function exists(path: string): Promise<boolean> {
 }
 
 interface Table {
+  /** The newest snapshot read from the log. */
   snapshot: DeltaSnapshot;
-  /** Why the last refresh failed; the view keeps reading the last good snapshot. */
-  error?: string;
+  /** The version the dataset's view reads; behind `snapshot` until a statement needs the view. */
+  view?: number;
+  /** Why the newest commits could not be read (the snapshot stays at the last good one). */
+  readError?: string;
+  /** Why the view could not be brought to `snapshot` (it keeps reading version `view`). */
+  viewError?: string;
 }
 
 /**
  * DuckDB over the lake, read-only and sandboxed: statements read only files under the lake directory,
  * extensions never load, the configuration is locked, and only a single SELECT runs, within a row
- * and a time limit. Each curated dataset is a view over its current Delta snapshot, refreshed when a
- * new commit appears. Results are rendered to JSON, NDJSON or CSV inside DuckDB (about 10× faster
+ * and a time limit. Each curated dataset is a view over its current Delta snapshot: a new commit is
+ * read when it appears, and the view replaced when a statement next needs it (binding a view reads
+ * every file's footer, which a listing of the datasets has no use for). Results are rendered to JSON, NDJSON or CSV inside DuckDB (about 10× faster
  * than building JS row objects) and handed out as UTF-8 bytes, one piece per DuckDB chunk.
  */
 export class SqlEngine {
@@ -185,6 +194,9 @@ export class SqlEngine {
   /** Statements admitted, counted before their connection opens so a burst cannot overshoot. */
   private admitted = 0;
   private refreshing: Promise<void> | undefined;
+  private viewing: Promise<void> | undefined;
+  /** The admin connection's work (refreshes, views), one task at a time. */
+  private catalog: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   private constructor(
@@ -200,7 +212,7 @@ export class SqlEngine {
     this.eventTimeFields = options.eventTimeFields ?? {};
   }
 
-  /** Opens an in-memory DuckDB, sandboxes it to `lakeDir` and creates a view per curated dataset. */
+  /** Opens an in-memory DuckDB, sandboxes it to `lakeDir` and reads each curated dataset's log. */
   static async create(options: SqlEngineOptions): Promise<SqlEngine> {
     let lakeDir: string;
     try {
@@ -302,6 +314,7 @@ export class SqlEngine {
     const table = this.tables.get(name);
     if (table === undefined) return undefined;
     const summary = await this.describe(name, table);
+    await this.views();
     const connection = await this.instance.connect();
     try {
       const prepared = await connection.prepare(`SELECT * FROM ${quoteIdent(name)} LIMIT 0`);
@@ -320,21 +333,58 @@ export class SqlEngine {
     if (this.closed) return;
     this.closed = true;
     for (const connection of this.running) connection.interrupt();
-    await this.refreshing?.catch(() => undefined);
+    await this.catalog;
     this.admin.closeSync();
     this.instance.closeSync();
   }
 
   /**
-   * Picks up new commits: a table whose next log file exists gets its snapshot re-read and its view
-   * replaced; new tables get a view, vanished ones lose theirs. Costs one `readdir` plus one `access`
-   * per table when nothing changed. Concurrent callers share one refresh.
+   * Picks up new commits: a table whose next log file exists gets its snapshot re-read, a new table
+   * is added, a vanished one loses its view. Costs one `readdir` plus one `access` per table when
+   * nothing changed. Views follow when a statement needs them ({@link views}). Concurrent callers
+   * share one refresh.
    */
   async refresh(): Promise<void> {
-    this.refreshing ??= this.scan().finally(() => {
+    this.refreshing ??= this.exclusive(() => this.scan()).finally(() => {
       this.refreshing = undefined;
     });
     return this.refreshing;
+  }
+
+  /**
+   * Refreshes, then brings every dataset's view to its newest snapshot. A view that cannot be
+   * created (a file's footer unreadable) keeps its last version, and the table says why. Concurrent
+   * callers share one pass.
+   */
+  private async views(): Promise<void> {
+    await this.refresh();
+    this.viewing ??= this.exclusive(() => this.createViews()).finally(() => {
+      this.viewing = undefined;
+    });
+    return this.viewing;
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.catalog.then(task);
+    this.catalog = run.catch(() => {});
+    return run;
+  }
+
+  private async createViews(): Promise<void> {
+    for (const [name, table] of this.tables) {
+      const { snapshot } = table;
+      if (table.view === snapshot.version) continue;
+      try {
+        await this.admin.run(`CREATE OR REPLACE VIEW ${quoteIdent(name)} AS ${snapshotScanSql(snapshot)}`);
+        table.view = snapshot.version;
+        table.viewError = undefined;
+      } catch (error) {
+        // DuckDB's first line says what is wrong; the rest quotes the view's SQL.
+        const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+        const reads = table.view === undefined ? "nothing" : `version ${table.view}`;
+        table.viewError = `version ${snapshot.version} cannot be scanned (${reason}); statements read ${reads}`;
+      }
+    }
   }
 
   private async scan(): Promise<void> {
@@ -356,23 +406,24 @@ export class SqlEngine {
           connection: this.admin,
         });
         if (snapshot === undefined) continue;
-        await this.admin.run(
-          `CREATE OR REPLACE VIEW ${quoteIdent(entry.name)} AS ${snapshotScanSql(snapshot)}`,
-        );
-        this.tables.set(entry.name, { snapshot });
+        if (known === undefined) this.tables.set(entry.name, { snapshot });
+        else {
+          known.snapshot = snapshot;
+          known.readError = undefined;
+        }
         present.add(entry.name);
       } catch (error) {
-        if (known !== undefined) known.error = error instanceof Error ? error.message : String(error);
+        if (known !== undefined) known.readError = error instanceof Error ? error.message : String(error);
       }
     }
-    for (const name of this.tables.keys()) {
+    for (const [name, table] of this.tables) {
       if (present.has(name)) continue;
-      await this.admin.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`);
+      if (table.view !== undefined) await this.admin.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`);
       this.tables.delete(name);
     }
   }
 
-  private async describe(name: string, { snapshot, error }: Table): Promise<SqlDataset> {
+  private async describe(name: string, { snapshot, readError, viewError }: Table): Promise<SqlDataset> {
     let rows = 0;
     let bytes = 0;
     let counted = true;
@@ -396,11 +447,13 @@ export class SqlEngine {
       out.newestIngestedAt = new Date(newestIngested).toISOString();
       out.freshnessMs = Math.max(0, Date.now() - newestIngested);
     }
-    if (error !== undefined) out.error = error;
+    const errors = [readError, viewError].filter((e) => e !== undefined);
+    if (errors.length > 0) out.error = errors.join("; ");
     return out;
   }
 
   private async count(name: string): Promise<number> {
+    await this.views();
     const connection = await this.instance.connect();
     try {
       const reader = await connection.runAndReadAll(`SELECT count(*) FROM ${quoteIdent(name)}`);
@@ -438,7 +491,7 @@ export class SqlEngine {
       this.admitted--;
     });
     try {
-      await this.refresh();
+      await this.views();
       for (const [name, version] of Object.entries(options.versions ?? {})) {
         await this.pin(connection, name, version);
       }

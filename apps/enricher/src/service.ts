@@ -4,6 +4,7 @@ import {
   createSubjects,
   DeadLetters,
   DurableName,
+  decodeFrame,
   ensureConsumer,
   ensureConsumerExists,
   ensureStreams,
@@ -39,8 +40,14 @@ import {
   withSpan,
 } from "@inlet/telemetry";
 import type { JsMsg } from "@nats-io/jetstream";
-import { type EnrichedEvents, enrichEvents, PayloadDecodeError } from "./enrich-events.js";
-import { createEnricherMetrics } from "./enricher-metrics.js";
+import type { Type } from "avsc";
+import {
+  type CompiledEnrichment,
+  type EnrichedEvents,
+  enrichEvents,
+  PayloadDecodeError,
+} from "./enrich-events.js";
+import { createEnricherMetrics, type FrameCounts } from "./enricher-metrics.js";
 import type { EnrichmentConfig } from "./enrichment-config.js";
 import { JoinBook } from "./join-book.js";
 import { ReferenceTable } from "./reference-table.js";
@@ -119,6 +126,61 @@ export function createEnricher(deps: EnricherDeps): Enricher {
     return ready;
   };
 
+  // Joins a frame's events with the reference tables and starts every publish: the enriched events
+  // as one frame, each dead letter. The input is acked only when all of them are accepted.
+  const route = (
+    frame: ReceivedFrame,
+    type: Type,
+    enrichment: CompiledEnrichment,
+    msgId: string,
+    traceparent: string | undefined,
+  ): { pending: Promise<unknown>[]; counts: FrameCounts } => {
+    const { dataset, schemaId } = frame;
+    let result: EnrichedEvents;
+    try {
+      result = enrichEvents(decodeFrame(frame.body), type, schemaId, enrichment);
+    } catch (error) {
+      if (error instanceof PayloadDecodeError)
+        throw new PoisonError(error.message, { code: error.code, cause: error });
+      throw error;
+    }
+    const pending: Promise<unknown>[] = [];
+    if (result.out.length > 0) {
+      pending.push(
+        publishFrame(bus.js, subjects.curated(dataset), {
+          events: result.out,
+          schemaId,
+          msgId,
+          traceparent,
+        }),
+      );
+    }
+    for (const rejected of result.rejected) {
+      pending.push(
+        deadLetters.event({
+          stage: Stage.Enricher,
+          dataset,
+          code: "ENRICHMENT_TYPE_MISMATCH",
+          reason: rejected.issue.message,
+          field: rejected.issue.field,
+          expected: rejected.issue.expected,
+          got: rejected.issue.got,
+          eventId: rejected.event.id,
+          event: rejected.record,
+          traceparent,
+        }),
+      );
+    }
+    const counts = {
+      eventsIn: frame.count,
+      eventsOut: result.out.length,
+      hits: result.hits,
+      misses: result.misses,
+      deadLettered: result.rejected.length,
+    };
+    return { pending, counts };
+  };
+
   const handle = async (frame: ReceivedFrame, msg: JsMsg): Promise<void> => {
     const started = performance.now();
     const { dataset, schemaId } = frame;
@@ -134,7 +196,7 @@ export function createEnricher(deps: EnricherDeps): Enricher {
           [ATTR_MESSAGING_OPERATION_TYPE]: MessagingOperationType.Process,
           [ATTR_MESSAGING_DESTINATION_NAME]: frame.subject,
           [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: DurableName.Enricher,
-          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: frame.events.length,
+          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: frame.count,
           [ATTR_INLET_DATASET]: dataset,
           [ATTR_INLET_SCHEMA_ID]: schemaId,
         },
@@ -142,7 +204,7 @@ export function createEnricher(deps: EnricherDeps): Enricher {
       async (span) => {
         const traceparent = traceparentOfSpan(span);
         const msgId = stageFrameId(Stage.Enricher, dataset, frame.seq);
-        const count = frame.events.length;
+        const count = frame.count;
         await ensureLakeWriter(dataset);
         if (!joins.hasJoins(dataset)) {
           // No enrichment: the frame body goes on unchanged, not even decoded.
@@ -156,59 +218,17 @@ export function createEnricher(deps: EnricherDeps): Enricher {
           return;
         }
         const { schema, enrichment } = await joins.forSchema(schemaId, dataset);
-        let result: EnrichedEvents;
-        try {
-          result = enrichEvents(frame.events, schema.type, schemaId, enrichment);
-        } catch (error) {
-          if (error instanceof PayloadDecodeError)
-            throw new PoisonError(error.message, { code: error.code, cause: error });
-          throw error;
-        }
-        const pending: Promise<unknown>[] = [];
-        if (result.out.length > 0) {
-          pending.push(
-            publishFrame(bus.js, out, {
-              events: result.out,
-              schemaId,
-              msgId,
-              traceparent,
-            }),
-          );
-        }
-        for (const rejected of result.rejected) {
-          pending.push(
-            deadLetters.event({
-              stage: Stage.Enricher,
-              dataset,
-              code: "ENRICHMENT_TYPE_MISMATCH",
-              reason: rejected.issue.message,
-              field: rejected.issue.field,
-              expected: rejected.issue.expected,
-              got: rejected.issue.got,
-              eventId: rejected.event.id,
-              event: rejected.record,
-              traceparent,
-            }),
-          );
-        }
+        // Decoded, enriched and encoded in one synchronous call: while the publishes are awaited
+        // the frame's events are garbage already, not objects that live through young collections.
+        const { pending, counts } = route(frame, schema.type, enrichment, msgId, traceparent);
         await settleAll(pending);
-        if (result.rejected.length > 0) {
+        if (counts.deadLettered > 0) {
           logger.warn(
-            { dataset, schemaId, seq: frame.seq, rejected: result.rejected.length },
+            { dataset, schemaId, seq: frame.seq, rejected: counts.deadLettered },
             "events dead-lettered",
           );
         }
-        metrics.frame(
-          dataset,
-          {
-            eventsIn: count,
-            eventsOut: result.out.length,
-            hits: result.hits,
-            misses: result.misses,
-            deadLettered: result.rejected.length,
-          },
-          (performance.now() - started) / 1_000,
-        );
+        metrics.frame(dataset, counts, (performance.now() - started) / 1_000);
       },
     );
   };

@@ -5,6 +5,7 @@ import {
   createSubjects,
   DlqKind,
   DurableName,
+  decodeFrame,
   Header,
   publishFrame,
   readFrame,
@@ -112,7 +113,7 @@ const test = natsTest.extend<{ harness: (options?: Options) => Promise<Harness> 
         async decode(msg) {
           const frame = readFrame(msg);
           const { type } = await registry.get(frame.schemaId);
-          return frame.events.map((e) => ({ ...type.fromBuffer(Buffer.from(e.payload)) }));
+          return decodeFrame(frame.body).map((e) => ({ ...type.fromBuffer(Buffer.from(e.payload)) }));
         },
         async close() {
           await enricher.stop();
@@ -168,7 +169,7 @@ describe("enricher", () => {
     expect(traceIdFromTraceparent(msg.headers?.get(Header.Traceparent))).toBe(
       "4bf92f3577b34da6a3ce929d0e0e4736",
     );
-    expect(readFrame(msg).events.map((e) => e.id)).toEqual(["e1", "e2"]);
+    expect(decodeFrame(readFrame(msg).body).map((e) => e.id)).toEqual(["e1", "e2"]);
     const [hit, miss] = await h.decode(msg);
     expect(hit).toMatchObject({
       merchant_id: "m-0001",
@@ -252,7 +253,7 @@ describe("enricher", () => {
       { id: "ok", event: txn("m-0001") },
       { id: "bad", event: txn("m-bad") },
     ]);
-    expect(readFrame(await h.next(StreamName.Curated)).events.map((e) => e.id)).toEqual(["ok"]);
+    expect(decodeFrame(readFrame(await h.next(StreamName.Curated)).body).map((e) => e.id)).toEqual(["ok"]);
     const dead = await h.next(StreamName.Dlq);
     expect(dead.subject).toBe(h.subjects.dlq("enricher", "transactions"));
     expect(dead.headers?.get(Header.DlqKind)).toBe(DlqKind.Event);

@@ -3,6 +3,7 @@ import {
   createSubjects,
   DeadLetters,
   DurableName,
+  decodeFrame,
   ensureConsumer,
   ensureConsumerExists,
   ensureStreams,
@@ -41,10 +42,12 @@ import {
 } from "@inlet/telemetry";
 import type { JsMsg } from "@nats-io/jetstream";
 import { headers as createHeaders } from "@nats-io/nats-core";
+import type { Type } from "avsc";
 import { alertMsgId, encodeAlert } from "./alert-message.js";
+import type { CompiledRules } from "./dataset-rules.js";
 import type { PipelineConfig } from "./pipeline-config.js";
 import { PayloadDecodeError, type ProcessedEvents, processEvents } from "./process-events.js";
-import { createProcessorMetrics } from "./processor-metrics.js";
+import { createProcessorMetrics, type FrameCounts } from "./processor-metrics.js";
 import { RuleBook } from "./rule-book.js";
 
 /** What {@link createProcessor} needs; main.ts builds these, tests build their own. */
@@ -91,6 +94,76 @@ export function createProcessor(deps: ProcessorDeps): Processor {
   const processed = streamName(StreamName.Processed, prefix);
   let consumer: RunningConsumer | undefined;
 
+  // Applies the rules to a frame's events and starts every publish: the kept events as one frame,
+  // each alert, each dead letter. The input is acked only when all of them are accepted.
+  const route = (
+    frame: ReceivedFrame,
+    type: Type,
+    compiled: CompiledRules,
+    msgId: string,
+    traceparent: string | undefined,
+  ): { pending: Promise<unknown>[]; counts: FrameCounts } => {
+    const { dataset, schemaId } = frame;
+    let result: ProcessedEvents;
+    try {
+      result = processEvents(decodeFrame(frame.body), type, schemaId, compiled);
+    } catch (error) {
+      if (error instanceof PayloadDecodeError)
+        throw new PoisonError(error.message, { code: error.code, cause: error });
+      throw error;
+    }
+    const pending: Promise<unknown>[] = [];
+    if (result.out.length > 0) {
+      pending.push(
+        publishFrame(bus.js, subjects.processed(dataset), {
+          events: result.out,
+          schemaId,
+          msgId,
+          traceparent,
+        }),
+      );
+    }
+    const traceId = traceIdFromTraceparent(traceparent) ?? "";
+    for (const hit of result.alerts) {
+      const headers = createHeaders();
+      headers.set(Header.MsgId, alertMsgId(hit.rule, hit.event.id));
+      if (traceparent !== undefined) headers.set(Header.Traceparent, traceparent);
+      const body = encodeAlert({
+        rule: hit.rule,
+        dataset,
+        eventId: hit.event.id,
+        ingestedAt: hit.event.ingestedAt,
+        traceId,
+        event: hit.record,
+      });
+      pending.push(publishWithRetry(bus.js, subjects.alert(hit.rule), body, headers));
+    }
+    for (const rejected of result.rejected) {
+      pending.push(
+        deadLetters.event({
+          stage: Stage.Processor,
+          dataset,
+          code: rejected.error.code,
+          reason: rejected.error.message,
+          field: rejected.error.field,
+          expected: rejected.error.expected,
+          got: rejected.error.got,
+          eventId: rejected.event.id,
+          event: rejected.record,
+          traceparent,
+        }),
+      );
+    }
+    const counts = {
+      eventsIn: frame.count,
+      eventsOut: result.out.length,
+      filtered: result.filtered,
+      alerted: result.alerts.length,
+      deadLettered: result.rejected.length,
+    };
+    return { pending, counts };
+  };
+
   const handle = async (frame: ReceivedFrame, msg: JsMsg): Promise<void> => {
     const started = performance.now();
     const { dataset, schemaId } = frame;
@@ -106,7 +179,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
           [ATTR_MESSAGING_OPERATION_TYPE]: MessagingOperationType.Process,
           [ATTR_MESSAGING_DESTINATION_NAME]: frame.subject,
           [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: DurableName.Processor,
-          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: frame.events.length,
+          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: frame.count,
           [ATTR_INLET_DATASET]: dataset,
           [ATTR_INLET_SCHEMA_ID]: schemaId,
         },
@@ -114,7 +187,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
       async (span) => {
         const traceparent = traceparentOfSpan(span);
         const msgId = stageFrameId(Stage.Processor, dataset, frame.seq);
-        const count = frame.events.length;
+        const count = frame.count;
         if (!rules.hasRules(dataset)) {
           // No rules: the frame body goes on unchanged, not even decoded.
           const headers = frameHeaders({ msgId, schemaId, count, traceparent });
@@ -127,75 +200,17 @@ export function createProcessor(deps: ProcessorDeps): Processor {
           return;
         }
         const { schema, rules: compiled } = await rules.forSchema(schemaId, dataset);
-        let result: ProcessedEvents;
-        try {
-          result = processEvents(frame.events, schema.type, schemaId, compiled);
-        } catch (error) {
-          if (error instanceof PayloadDecodeError)
-            throw new PoisonError(error.message, { code: error.code, cause: error });
-          throw error;
-        }
-        // Every output is published at once; the input is acked only when all are accepted.
-        const pending: Promise<unknown>[] = [];
-        if (result.out.length > 0) {
-          pending.push(
-            publishFrame(bus.js, out, {
-              events: result.out,
-              schemaId,
-              msgId,
-              traceparent,
-            }),
-          );
-        }
-        const traceId = traceIdFromTraceparent(traceparent) ?? "";
-        for (const hit of result.alerts) {
-          const headers = createHeaders();
-          headers.set(Header.MsgId, alertMsgId(hit.rule, hit.event.id));
-          if (traceparent !== undefined) headers.set(Header.Traceparent, traceparent);
-          const body = encodeAlert({
-            rule: hit.rule,
-            dataset,
-            eventId: hit.event.id,
-            ingestedAt: hit.event.ingestedAt,
-            traceId,
-            event: hit.record,
-          });
-          pending.push(publishWithRetry(bus.js, subjects.alert(hit.rule), body, headers));
-        }
-        for (const rejected of result.rejected) {
-          pending.push(
-            deadLetters.event({
-              stage: Stage.Processor,
-              dataset,
-              code: rejected.error.code,
-              reason: rejected.error.message,
-              field: rejected.error.field,
-              expected: rejected.error.expected,
-              got: rejected.error.got,
-              eventId: rejected.event.id,
-              event: rejected.record,
-              traceparent,
-            }),
-          );
-        }
+        // Decoded, processed and encoded in one synchronous call: while the publishes are awaited
+        // the frame's events are garbage already, not objects that live through young collections.
+        const { pending, counts } = route(frame, schema.type, compiled, msgId, traceparent);
         await settleAll(pending);
-        if (result.rejected.length > 0) {
+        if (counts.deadLettered > 0) {
           logger.warn(
-            { dataset, schemaId, seq: frame.seq, rejected: result.rejected.length },
+            { dataset, schemaId, seq: frame.seq, rejected: counts.deadLettered },
             "events dead-lettered",
           );
         }
-        metrics.frame(
-          dataset,
-          {
-            eventsIn: count,
-            eventsOut: result.out.length,
-            filtered: result.filtered,
-            alerted: result.alerts.length,
-            deadLettered: result.rejected.length,
-          },
-          (performance.now() - started) / 1_000,
-        );
+        metrics.frame(dataset, counts, (performance.now() - started) / 1_000);
       },
     );
   };

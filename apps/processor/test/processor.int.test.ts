@@ -6,6 +6,7 @@ import {
   createSubjects,
   DlqKind,
   DurableName,
+  decodeFrame,
   type FrameEvent,
   Header,
   publishFrame,
@@ -182,12 +183,14 @@ describe("processor", () => {
     expect(traceIdFromTraceparent(frame.traceparent)).toBe("0af7651916cd43dd8448eb211c80319c");
     expect(frame.traceparent).not.toBe(TRACEPARENT);
     const type = createAvroType((await h.registry.get("transactions@1")).schema);
-    expect(frame.events.map((e) => [e.id, e.ingestedAt])).toEqual([
+    expect(decodeFrame(frame.body).map((e) => [e.id, e.ingestedAt])).toEqual([
       ["e1", 1_700_000_000_000],
       ["e3", 1_700_000_000_000],
     ]);
     expect(
-      frame.events.map((e) => type.fromBuffer(Buffer.from(e.payload))).map((e) => [e.amount, e.currency]),
+      decodeFrame(frame.body)
+        .map((e) => type.fromBuffer(Buffer.from(e.payload)))
+        .map((e) => [e.amount, e.currency]),
     ).toEqual([
       [12.35, "EUR"],
       [20_000.5, "USD"],
@@ -230,7 +233,7 @@ describe("processor", () => {
     ]);
 
     const frame = readFrame(await h.next(StreamName.Processed));
-    expect(frame.events.map((e) => e.id)).toEqual(["c1", "c3"]);
+    expect(decodeFrame(frame.body).map((e) => e.id)).toEqual(["c1", "c3"]);
 
     const dead = await h.next(StreamName.Dlq);
     expect(dead.subject).toBe(h.subjects.dlq("processor", "clicks"));
@@ -319,7 +322,7 @@ describe("processor", () => {
     expect(frame.msgId).toBe(`processor:transactions:${seq}`);
     // The same output again, as a third delivery would publish it: JetStream reports a duplicate.
     const again = await publishFrame(h.bus.js, h.subjects.processed("transactions"), {
-      events: frame.events,
+      events: decodeFrame(frame.body),
       schemaId: frame.schemaId,
       msgId: `processor:transactions:${seq}`,
     });

@@ -150,7 +150,7 @@ export async function runConsumer(options: RunConsumerOptions): Promise<RunningC
     const fields = { ...where, subject: msg.subject, seq: msg.seq, deliveries };
     if (handled) {
       reply(msg, "ack");
-      log.debug({ ...fields, events: frame.events.length }, "frame acked");
+      log.debug({ ...fields, events: frame.count }, "frame acked");
       return;
     }
     const reason = failure instanceof Error ? failure.message : String(failure);

@@ -231,8 +231,12 @@ export function frameHeaders(frame: {
   return h;
 }
 
-/** A frame as read from a stream. */
-export interface ReceivedFrame {
+/**
+ * A frame as read from a stream, its headers parsed. Its events stay as bytes in `body`: a frame
+ * in flight holds no object per event (objects that outlive a few young collections are copied,
+ * then promoted, then need a full collection). {@link decodeFrame} gives them when needed.
+ */
+export interface FrameHead {
   /** The dataset, from the subject's last token. */
   dataset: string;
   /** `Inlet-Schema`, e.g. `clicks@1`. */
@@ -241,7 +245,10 @@ export interface ReceivedFrame {
   traceparent: string | undefined;
   /** `Nats-Msg-Id`, when the producer sent one. */
   msgId: string | undefined;
-  events: FrameEvent[];
+  /** `Inlet-Count`: the events the body holds (checked by {@link readFrame}). */
+  count: number;
+  /** The frame's body: the message's own bytes. */
+  body: Uint8Array;
   subject: string;
   /** Stream sequence. */
   seq: number;
@@ -251,12 +258,11 @@ export interface ReceivedFrame {
 
 const SCHEMA_ID = /^([a-z][a-z0-9_]*)@([1-9][0-9]*)$/;
 
-/** A frame's headers, checked, with its body not decoded yet (see {@link readFrameHead}). */
-export interface FrameHead extends Omit<ReceivedFrame, "events"> {
-  /** `Inlet-Count`: the events the body must hold. */
-  count: number;
-  body: Uint8Array;
-}
+/**
+ * A frame read by {@link readFrame}: headers and body checked, so `decodeFrame(frame.body)` gives
+ * exactly `count` events and cannot fail.
+ */
+export type ReceivedFrame = FrameHead;
 
 /**
  * Reads and checks a frame's headers, leaving the body to {@link walkFrame}, {@link decodeFrame}
@@ -322,20 +328,14 @@ export function checkFrameBody(msg: JsMsg, head: FrameHead): string {
 }
 
 /**
- * Reads a frame from a JetStream message, checking its headers against its body. Throws
- * {@link FrameError} (BAD_FRAME) when it is not a valid frame: a poison message, to dead-letter.
+ * Reads a frame from a JetStream message, checking its headers against its body, without decoding
+ * its events. Throws {@link FrameError} (BAD_FRAME) when it is not a valid frame: a poison
+ * message, to dead-letter.
  */
 export function readFrame(msg: JsMsg): ReceivedFrame {
-  const { count, body, ...head } = readFrameHead(msg);
-  let events: FrameEvent[];
-  try {
-    events = decodeFrame(body);
-  } catch (err) {
-    throw badFrame(msg, err instanceof Error ? err.message : String(err), err);
-  }
-  if (events.length !== count)
-    throw badFrame(msg, `${Header.Count} says ${count} events, the body has ${events.length}`);
-  return { ...head, events };
+  const head = readFrameHead(msg);
+  walkFrameBody(msg, head, () => {});
+  return head;
 }
 
 function badFrame(msg: JsMsg, why: string, cause?: unknown): FrameError {

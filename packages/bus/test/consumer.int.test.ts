@@ -60,7 +60,7 @@ describe("runConsumer", () => {
 
     expect(seen.map((f) => f.seq).sort((a, b) => a - b)).toEqual(seqs);
     expect(seen[0]).toMatchObject({ dataset: "clicks", schemaId: "clicks@1", deliveryCount: 1 });
-    expect(seen[0]!.events.map((e) => e.id)).toEqual(["f0-0", "f0-1"]);
+    expect(decodeFrame(seen[0]!.body).map((e) => e.id)).toEqual(["f0-0", "f0-1"]);
     expect(await messageCount(t.bus.jsm, t.stream(StreamName.Dlq))).toBe(0);
     await t.close();
   });
@@ -341,7 +341,7 @@ describe("runConsumer across a NATS restart", () => {
             t.bus.js,
             t.subjects.processed(frame.dataset),
             {
-              events: frame.events,
+              events: decodeFrame(frame.body),
               schemaId: frame.schemaId,
               msgId: stageFrameId(Stage.Processor, frame.dataset, frame.seq),
             },

@@ -146,39 +146,19 @@ export class Ingestor {
     }
     if (d.limiter.full) throw this.#overloaded();
 
-    let body: ReturnType<typeof parseBody>;
+    let sent: SentBatch;
     try {
-      body = parseBody(request.body, request.contentType, d.limits);
+      sent = this.#send(request, schema, traceparent);
     } catch (error) {
       if (error instanceof IngestError && error.code === IngestErrorCode.MalformedBody) {
         await this.#deadLetterBody(dataset, request.body, error, traceparent);
       }
       throw error;
     }
-
-    const count = body.events.length;
-    const bytes = request.body.byteLength;
-    if (!d.limiter.tryAcquire(count, bytes)) throw this.#overloaded();
     try {
-      const batch = validateBatch(body, schema, Date.now());
-      const [frames, deadLettered] = await Promise.all([
-        batch.valid.length === 0
-          ? Promise.resolve([])
-          : publishFrames(batch.valid, {
-              js: d.js,
-              tracer: d.tracer,
-              metrics: d.metrics,
-              subject: d.subjects.ingest(dataset),
-              dataset,
-              schemaId: schema.id,
-              maxFrameEvents: d.maxFrameEvents,
-              timeoutMs: d.publishTimeoutMs,
-            }),
-        this.#deadLetterEvents(dataset, batch.rejected, traceparent),
-      ]);
-
-      const { failed, duplicates, rejected } = outcomeOf(batch, frames);
-      const stored = batch.valid.length - failed.size;
+      const [frames, deadLettered] = await Promise.all([sent.frames, sent.deadLettered]);
+      const { failed, duplicates, rejected } = outcomeOf(sent, frames);
+      const stored = sent.validCount - failed.size;
       if (stored > 0) d.metrics.accepted(dataset, stored);
       if (rejected.size > 0) d.metrics.rejected(dataset, rejected.size);
       if (failed.size > 0) {
@@ -190,7 +170,7 @@ export class Ingestor {
       }
       if (duplicates.size > 0) d.metrics.duplicates(dataset, duplicates.size);
 
-      const built = buildResponse({ ids: batch.ids, rejected, failed, duplicates }, request.errorsOnly);
+      const built = buildResponse({ ids: sent.ids, rejected, failed, duplicates }, request.errorsOnly);
       if (deadLettered !== undefined && built.status < 500) {
         // The rejected events are not in the DLQ yet: the client must send them again.
         return {
@@ -204,7 +184,47 @@ export class Ingestor {
       }
       return built.status === 503 ? { ...built, retryAfterSeconds: d.retryAfterSeconds } : built;
     } finally {
+      d.limiter.release(sent.count, sent.bytes);
+    }
+  }
+
+  // Parses, validates and encodes the body within the in-flight limits, and starts publishing its
+  // frames and dead letters. Synchronous on purpose: the parsed and encoded events are garbage once
+  // it returns, rather than live through young collections while the publishes are awaited.
+  #send(request: IngestRequest, schema: RegisteredSchema, traceparent: string | undefined): SentBatch {
+    const d = this.#deps;
+    const { dataset } = request;
+    const body = parseBody(request.body, request.contentType, d.limits);
+    const count = body.events.length;
+    const bytes = request.body.byteLength;
+    if (!d.limiter.tryAcquire(count, bytes)) throw this.#overloaded();
+    try {
+      const batch = validateBatch(body, schema, Date.now());
+      return {
+        count,
+        bytes,
+        ids: batch.ids,
+        validIndex: batch.validIndex,
+        rejected: batch.rejected,
+        validCount: batch.valid.length,
+        frames:
+          batch.valid.length === 0
+            ? Promise.resolve([])
+            : publishFrames(batch.valid, {
+                js: d.js,
+                tracer: d.tracer,
+                metrics: d.metrics,
+                subject: d.subjects.ingest(dataset),
+                dataset,
+                schemaId: schema.id,
+                maxFrameEvents: d.maxFrameEvents,
+                timeoutMs: d.publishTimeoutMs,
+              }),
+        deadLettered: this.#deadLetterEvents(dataset, batch.rejected, traceparent),
+      };
+    } catch (error) {
       d.limiter.release(count, bytes);
+      throw error;
     }
   }
 
@@ -287,7 +307,21 @@ export class Ingestor {
 }
 
 /** Maps frame outcomes back to body indexes: which valid events failed, which were duplicates. */
-function outcomeOf(batch: ValidatedBatch, frames: readonly FrameOutcome[]) {
+/**
+ * A body under way: what its answer needs (ids by body index, where each valid event came from, the
+ * refusals) and the publishes started, with the in-flight budget it holds.
+ */
+interface SentBatch extends Pick<ValidatedBatch, "ids" | "validIndex" | "rejected"> {
+  /** Events and bytes of the body, held in the in-flight limiter until the answer. */
+  count: number;
+  bytes: number;
+  validCount: number;
+  frames: Promise<FrameOutcome[]>;
+  /** Why the rejected events could not be dead-lettered, if they could not. */
+  deadLettered: Promise<string | undefined>;
+}
+
+function outcomeOf(batch: Pick<ValidatedBatch, "validIndex" | "rejected">, frames: readonly FrameOutcome[]) {
   const failed = new Map<number, string>();
   const duplicates = new Set<number>();
   for (const frame of frames) {

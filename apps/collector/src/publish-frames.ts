@@ -1,4 +1,12 @@
-import { BusError, chunkEvents, collectorFrameId, type FrameEvent, publishFrame } from "@inlet/bus";
+import {
+  BusError,
+  chunkEvents,
+  collectorFrameId,
+  encodeFrame,
+  type FrameEvent,
+  frameHeaders,
+  publishWithRetry,
+} from "@inlet/bus";
 import {
   ATTR_INLET_DATASET,
   ATTR_INLET_SCHEMA_ID,
@@ -43,30 +51,38 @@ export interface PublishFramesOptions {
 /**
  * Splits `events` into frames and publishes them all at once, each under a PRODUCER span whose
  * context is the frame's `traceparent`. Resolves when every frame has its PubAck or has failed:
- * a frame the bus refused or could not reach is reported `stored: false`, never thrown.
+ * a frame the bus refused or could not reach is reported `stored: false`, never thrown. Every
+ * frame is encoded before the first publish is awaited, so the publishes in flight hold bytes, not
+ * the events.
  */
-export async function publishFrames(
+export function publishFrames(
   events: readonly FrameEvent[],
   options: PublishFramesOptions,
 ): Promise<FrameOutcome[]> {
   const { js, tracer, metrics, subject, dataset, schemaId, timeoutMs } = options;
-  const frames = chunkEvents(events, { maxEvents: options.maxFrameEvents });
   let start = 0;
-  return Promise.all(
-    frames.map((frame) => {
-      const first = start;
-      start += frame.length;
-      const msgId = collectorFrameId(
+  const frames = chunkEvents(events, { maxEvents: options.maxFrameEvents }).map((events) => {
+    const frame = {
+      start,
+      count: events.length,
+      body: encodeFrame(events),
+      msgId: collectorFrameId(
         dataset,
-        frame.map((e) => e.id),
-      );
+        events.map((e) => e.id),
+      ),
+    };
+    start += events.length;
+    return frame;
+  });
+  return Promise.all(
+    frames.map(({ start, count, body, msgId }) => {
       const attributes = {
         [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_NATS,
         [ATTR_MESSAGING_OPERATION_TYPE]: MessagingOperationType.Publish,
         [ATTR_MESSAGING_OPERATION_NAME]: "publish",
         [ATTR_MESSAGING_DESTINATION_NAME]: subject,
         [ATTR_MESSAGING_MESSAGE_ID]: msgId,
-        [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: frame.length,
+        [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: count,
         [ATTR_INLET_DATASET]: dataset,
         [ATTR_INLET_SCHEMA_ID]: schemaId,
         [ATTR_INLET_STAGE]: "collector",
@@ -75,20 +91,24 @@ export async function publishFrames(
         const began = performance.now();
         const traceparent = traceparentOfSpan(span);
         try {
-          const ack = await publishFrame(
-            js,
-            subject,
-            { events: frame, schemaId, msgId, ...(traceparent === undefined ? {} : { traceparent }) },
-            { timeoutMs, attemptTimeoutMs: timeoutMs },
-          );
+          const headers = frameHeaders({
+            msgId,
+            schemaId,
+            count,
+            ...(traceparent === undefined ? {} : { traceparent }),
+          });
+          const ack = await publishWithRetry(js, subject, body, headers, {
+            timeoutMs,
+            attemptTimeoutMs: timeoutMs,
+          });
           metrics.publishDuration(dataset, (performance.now() - began) / 1000);
-          return { start: first, count: frame.length, stored: true, duplicate: ack.duplicate } as const;
+          return { start, count, stored: true, duplicate: ack.duplicate } as const;
         } catch (error) {
           // A BusError is the bus saying no (full, unreachable): report it, let the others finish.
           if (!(error instanceof BusError)) throw error;
           span.recordException(error);
           span.setAttribute("error.type", error.code);
-          return { start: first, count: frame.length, stored: false, reason: error.message } as const;
+          return { start, count, stored: false, reason: error.message } as const;
         }
       });
     }),

@@ -195,12 +195,10 @@ export class ParquetWriter {
     let table: string | undefined;
     try {
       while (this.#copying.size >= MAX_COPYING) await Promise.race(this.#copying);
-      const request = typeof source === "function" ? await source() : source;
-      const rowCount = checkRequest(request);
       connection = this.#idle.pop() ?? (await this.#instance.connect());
       table = quoteIdent(`inlet_staging_${++this.#tables}`);
-      const columns = await this.#stage(connection, table, request, rowCount);
-      const copying = this.#copy(connection, table, request, columns);
+      const plan = await this.#stage(connection, table, source);
+      const copying = this.#copy(connection, table, plan);
       const settled = copying.then(
         () => {},
         () => {},
@@ -220,24 +218,19 @@ export class ParquetWriter {
   }
 
   // Statistics, then one COPY per group into a temp file, fsynced and renamed into place.
-  async #copy(
-    connection: DuckDBConnection,
-    table: string,
-    request: ParquetWriteRequest,
-    staged: readonly string[],
-  ): Promise<WrittenParquetFile[]> {
+  async #copy(connection: DuckDBConnection, table: string, staged: Staged): Promise<WrittenParquetFile[]> {
     const tempFiles: string[] = [];
     try {
-      const stats = await this.#statistics(connection, table, request, staged);
+      const stats = await this.#statistics(connection, table, staged);
       const written: WrittenParquetFile[] = [];
       for (const [group, fileStats] of stats) {
-        const path = request.files[group]!;
+        const path = staged.files[group]!;
         const temp = join(dirname(path), `.${basename(path)}.${randomUUID()}.tmp`);
         tempFiles.push(temp);
         await ensureDir(dirname(path));
-        const where = request.groupOf === undefined ? "" : ` WHERE ${GROUP} = ${group}`;
-        const select = request.columns
-          .map((c, i) => `${COLUMN_KINDS[c.kind].output(staged[i]!)} AS ${quoteIdent(c.name)}`)
+        const where = staged.grouped ? ` WHERE ${GROUP} = ${group}` : "";
+        const select = staged.columns
+          .map((c) => `${COLUMN_KINDS[c.kind].output(c.read)} AS ${quoteIdent(c.name)}`)
           .join(", ");
         await connection.run(
           `COPY (SELECT ${select} FROM ${table}${where}) TO ${quoteString(temp)} ` +
@@ -254,16 +247,14 @@ export class ParquetWriter {
     }
   }
 
-  // Rows are appended one data chunk (VECTOR_ROWS rows) at a time, each column copied into its
-  // vector by `columnVectors`. Appending is synchronous, so the event loop gets a turn every
-  // YIELD_ROWS rows, after the appender has flushed what it holds into the staging table.
-  // Returns the SQL reading each column's staged value.
-  async #stage(
-    connection: DuckDBConnection,
-    table: string,
-    request: ParquetWriteRequest,
-    rowCount: number,
-  ): Promise<string[]> {
+  // Builds the request (when `source` is a function) and stages its rows. They are appended one
+  // data chunk (VECTOR_ROWS rows) at a time, each column copied into its vector by
+  // `columnVectors`. Appending is synchronous, so the event loop gets a turn every YIELD_ROWS rows,
+  // after the appender has flushed what it holds into the staging table. The request's values are
+  // garbage once this returns: what the statistics and COPY need is in the {@link Staged}.
+  async #stage(connection: DuckDBConnection, table: string, source: ParquetWriteSource): Promise<Staged> {
+    const request = typeof source === "function" ? await source() : source;
+    const rowCount = checkRequest(request);
     const { columns, groupOf } = request;
     const vectors = columns.map((c) => columnVectors(c.kind, c.values));
     const definitions = vectors.map((v, i) => `${stagedColumn(i)} ${v.type.toString()}`);
@@ -298,23 +289,29 @@ export class ParquetWriter {
     } finally {
       appender.closeSync();
     }
-    return vectors.map((v, i) => v.read(stagedColumn(i)));
+    return {
+      columns: columns.map((c, i) => ({
+        name: c.name,
+        kind: c.kind,
+        read: vectors[i]!.read(stagedColumn(i)),
+      })),
+      files: request.files,
+      grouped: groupOf !== undefined,
+    };
   }
 
   // One aggregate over the staging table gives every group's row count, null counts and min/max.
   async #statistics(
     connection: DuckDBConnection,
     table: string,
-    request: ParquetWriteRequest,
-    staged: readonly string[],
+    { columns, grouped }: Staged,
   ): Promise<Map<number, ParquetFileStats>> {
-    const { columns, groupOf } = request;
-    const select = [groupOf === undefined ? "0" : GROUP, "count(*)"];
-    for (const [i, column] of columns.entries()) {
-      select.push(`count(${staged[i]})`);
-      if (COLUMN_KINDS[column.kind].stat) select.push(`min(${staged[i]})`, `max(${staged[i]})`);
+    const select = [grouped ? GROUP : "0", "count(*)"];
+    for (const column of columns) {
+      select.push(`count(${column.read})`);
+      if (COLUMN_KINDS[column.kind].stat) select.push(`min(${column.read})`, `max(${column.read})`);
     }
-    const groupBy = groupOf === undefined ? "" : ` GROUP BY ${GROUP} ORDER BY ${GROUP}`;
+    const groupBy = grouped ? ` GROUP BY ${GROUP} ORDER BY ${GROUP}` : "";
     const reader = await connection.runAndReadAll(`SELECT ${select.join(", ")} FROM ${table}${groupBy}`);
     const result = new Map<number, ParquetFileStats>();
     for (const row of reader.getRows()) {
@@ -333,6 +330,14 @@ export class ParquetWriter {
     }
     return result;
   }
+}
+
+/** A staged request: each column with the SQL reading its staged value, and the files to write. */
+interface Staged {
+  readonly columns: readonly { readonly name: string; readonly kind: ColumnKind; readonly read: string }[];
+  readonly files: readonly string[];
+  /** True when the rows carry their group (file) in the GROUP column. */
+  readonly grouped: boolean;
 }
 
 function stagedColumn(index: number): string {

@@ -17,10 +17,10 @@ export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
  * Each service's V8 heap settings, as in its package.json `start` script and Dockerfile `CMD`
  * (stack.test.ts compares them): a heap cap, young-generation semi-spaces large enough that a
  * frame's decoded events die young, and Buffer memory counted within the heap limits, so a stream
- * of frames does not start a full collection every 64 MB of them. The services that relay frames
- * also start with a 96 MB old generation: V8 then waits for the heap, Buffers counted, to reach
- * 96 MB before a full collection, instead of a limit sized from a 25 MB heap at rest. (Not the
- * lake-writer: its DuckDB leaves no room under 300 MB of RSS for a larger heap.)
+ * of frames does not start a full collection every 64 MB of them. Each also starts with a larger
+ * old generation (96 MB, the lake-writer 64: its DuckDB needs the rest of 300 MB): V8 then waits
+ * for the heap, Buffers counted, to reach it before a full collection, instead of a limit sized
+ * from a 25 MB heap at rest, which a stream of frames reached 2–4 times a second.
  */
 const HEAP_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
   collector: [
@@ -44,6 +44,7 @@ const HEAP_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
   "lake-writer": [
     "--max-old-space-size=96",
     "--max-semi-space-size=16",
+    "--initial-old-space-size=64",
     "--external-memory-accounted-in-global-limit",
   ],
   query: ["--external-memory-accounted-in-global-limit"],

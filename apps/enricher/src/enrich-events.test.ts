@@ -1,7 +1,7 @@
-import type { FrameEvent } from "@inlet/bus";
+import { type FrameEvent, PayloadDecodeError } from "@inlet/bus";
 import avsc from "avsc";
 import { describe, expect, it } from "vitest";
-import { compileEnrichment, enrichEvents, PayloadDecodeError } from "./enrich-events.js";
+import { compileEnrichment, enrichEvents } from "./enrich-events.js";
 import type { ReferenceRow } from "./join.js";
 
 const type = avsc.Type.forSchema(

@@ -1,4 +1,4 @@
-import type { FrameEvent } from "@inlet/bus";
+import { type FrameEvent, PayloadDecodeError } from "@inlet/bus";
 import { type ValidationIssue, validateEvent } from "@inlet/schema";
 import type { Type, types } from "avsc";
 import type { Join } from "./enrichment-config.js";
@@ -26,19 +26,6 @@ export interface EnrichedEvents {
   /** Lookups that did not (the event is kept, marked not found). */
   misses: number;
   readonly rejected: RejectedEvent[];
-}
-
-/** Thrown when a payload cannot be decoded with the frame's schema: the whole frame is poison. */
-export class PayloadDecodeError extends Error {
-  override readonly name = "PayloadDecodeError";
-  readonly code = "PAYLOAD_DECODE_FAILED";
-  readonly eventId: string;
-
-  constructor(schemaId: string, eventId: string, options?: { cause?: unknown }) {
-    const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
-    super(`event "${eventId}" cannot be decoded as ${schemaId}${reason}`, options);
-    this.eventId = eventId;
-  }
 }
 
 /**

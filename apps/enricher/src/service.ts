@@ -9,7 +9,6 @@ import {
   ensureConsumerExists,
   ensureStreams,
   frameHeaders,
-  PoisonError,
   publishFrame,
   publishWithRetry,
   type ReceivedFrame,
@@ -41,12 +40,7 @@ import {
 } from "@inlet/telemetry";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Type } from "avsc";
-import {
-  type CompiledEnrichment,
-  type EnrichedEvents,
-  enrichEvents,
-  PayloadDecodeError,
-} from "./enrich-events.js";
+import { type CompiledEnrichment, enrichEvents } from "./enrich-events.js";
 import { createEnricherMetrics, type FrameCounts } from "./enricher-metrics.js";
 import type { EnrichmentConfig } from "./enrichment-config.js";
 import { JoinBook } from "./join-book.js";
@@ -136,14 +130,8 @@ export function createEnricher(deps: EnricherDeps): Enricher {
     traceparent: string | undefined,
   ): { pending: Promise<unknown>[]; counts: FrameCounts } => {
     const { dataset, schemaId } = frame;
-    let result: EnrichedEvents;
-    try {
-      result = enrichEvents(decodeFrame(frame.body), type, schemaId, enrichment);
-    } catch (error) {
-      if (error instanceof PayloadDecodeError)
-        throw new PoisonError(error.message, { code: error.code, cause: error });
-      throw error;
-    }
+    // A payload that does not decode throws PayloadDecodeError: the frame is poison.
+    const result = enrichEvents(decodeFrame(frame.body), type, schemaId, enrichment);
     const pending: Promise<unknown>[] = [];
     if (result.out.length > 0) {
       pending.push(

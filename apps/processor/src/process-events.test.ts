@@ -1,9 +1,9 @@
-import type { FrameEvent } from "@inlet/bus";
+import { type FrameEvent, PayloadDecodeError } from "@inlet/bus";
 import avsc from "avsc";
 import { describe, expect, it } from "vitest";
 import { compileRules } from "./dataset-rules.js";
 import { parsePipelineConfig } from "./pipeline-config.js";
-import { PayloadDecodeError, processEvents } from "./process-events.js";
+import { processEvents } from "./process-events.js";
 import { TransformError } from "./transform-error.js";
 
 const type = avsc.Type.forSchema(

@@ -9,7 +9,6 @@ import {
   ensureStreams,
   frameHeaders,
   Header,
-  PoisonError,
   publishFrame,
   publishWithRetry,
   type ReceivedFrame,
@@ -46,7 +45,7 @@ import type { Type } from "avsc";
 import { alertMsgId, encodeAlert } from "./alert-message.js";
 import type { CompiledRules } from "./dataset-rules.js";
 import type { PipelineConfig } from "./pipeline-config.js";
-import { PayloadDecodeError, type ProcessedEvents, processEvents } from "./process-events.js";
+import { processEvents } from "./process-events.js";
 import { createProcessorMetrics, type FrameCounts } from "./processor-metrics.js";
 import { RuleBook } from "./rule-book.js";
 
@@ -104,14 +103,8 @@ export function createProcessor(deps: ProcessorDeps): Processor {
     traceparent: string | undefined,
   ): { pending: Promise<unknown>[]; counts: FrameCounts } => {
     const { dataset, schemaId } = frame;
-    let result: ProcessedEvents;
-    try {
-      result = processEvents(decodeFrame(frame.body), type, schemaId, compiled);
-    } catch (error) {
-      if (error instanceof PayloadDecodeError)
-        throw new PoisonError(error.message, { code: error.code, cause: error });
-      throw error;
-    }
+    // A payload that does not decode throws PayloadDecodeError: the frame is poison.
+    const result = processEvents(decodeFrame(frame.body), type, schemaId, compiled);
     const pending: Promise<unknown>[] = [];
     if (result.out.length > 0) {
       pending.push(

@@ -294,6 +294,7 @@ describe("processor", () => {
     const dead = await h.next(StreamName.Dlq);
     expect(dead.headers?.get(Header.DlqKind)).toBe(DlqKind.Frame);
     expect(dead.headers?.get(Header.Error)).toMatch(/event "x1" cannot be decoded as transactions@1/);
+    expect(dead.headers?.get(Header.ErrorCode)).toBe("PAYLOAD_DECODE_FAILED");
     expect(dead.headers?.get(Header.SourceSeq)).toBe("1");
     await waitForAcked(h);
     expect(await h.count(StreamName.Processed)).toBe(0);

@@ -72,3 +72,21 @@ export class PoisonError extends Error {
     this.code = options.code ?? BusErrorCode.Poison;
   }
 }
+
+/**
+ * An event of a frame whose payload is not Avro of the frame's schema: the whole frame is poison
+ * (code `PAYLOAD_DECODE_FAILED`), dead-lettered as it is.
+ */
+export class PayloadDecodeError extends PoisonError {
+  override readonly name: string = "PayloadDecodeError";
+  readonly eventId: string;
+
+  constructor(schemaId: string, eventId: string, options: { cause?: unknown } = {}) {
+    const reason = options.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super(`event "${eventId}" cannot be decoded as ${schemaId}${reason}`, {
+      code: "PAYLOAD_DECODE_FAILED",
+      ...options,
+    });
+    this.eventId = eventId;
+  }
+}

@@ -6,7 +6,14 @@ export type { DeadLettersOptions, EventDeadLetter, FrameDeadLetter } from "./dea
 export { DeadLetters } from "./dead-letter.js";
 export { Delivery } from "./delivery.js";
 export type { HandlerErrorOptions } from "./errors.js";
-export { BusError, BusErrorCode, FrameError, PoisonError, TransientError } from "./errors.js";
+export {
+  BusError,
+  BusErrorCode,
+  FrameError,
+  PayloadDecodeError,
+  PoisonError,
+  TransientError,
+} from "./errors.js";
 export type {
   ChunkOptions,
   FrameEvent,

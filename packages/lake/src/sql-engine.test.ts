@@ -9,7 +9,7 @@ import {
   SqlEngine,
   SqlEngineError,
   SqlEngineErrorCode,
-  type SqlFormat,
+  SqlFormat,
   type SqlResult,
 } from "./sql-engine.js";
 
@@ -156,6 +156,30 @@ describe("SqlEngine", () => {
     expect(body.rows).toHaveLength(5000);
     expect(body.rows[4999]).toEqual({ n: 4999, s: "grüße ✓ 4999" });
     expect(body).toMatchObject({ rowCount: 5000, truncated: false });
+  });
+
+  it("renders rows short enough to sit inside DuckDB's vector and longer ones alike, in order", async () => {
+    const sql = await open();
+    // Rendered, a row of s is 3 to 40 bytes: up to 12 it sits in the vector, beyond in its heap.
+    const statement =
+      "SELECT s FROM (SELECT range AS n, CASE WHEN range % 4 = 0 THEN NULL ELSE repeat('y', range % 29) END AS s FROM range(6000)) ORDER BY n";
+    const expected = Array.from({ length: 6000 }, (_, n) => (n % 4 === 0 ? null : "y".repeat(n % 29)));
+    const read = async (format: SqlFormat) => {
+      const result = await sql.query(statement, format);
+      const pieces: Uint8Array[] = [];
+      for await (const piece of result.bytes()) pieces.push(piece);
+      return Buffer.concat(pieces).toString("utf8");
+    };
+    expect(JSON.parse(await read(SqlFormat.Json)).rows.map((r: { s: string | null }) => r.s)).toEqual(
+      expected,
+    );
+    const ndjson = (await read(SqlFormat.Ndjson)).split("\n");
+    expect(ndjson.pop()).toBe("");
+    expect(ndjson.map((line) => JSON.parse(line).s)).toEqual(expected);
+    const csv = (await read(SqlFormat.Csv)).split("\n");
+    expect(csv.shift()).toBe("s");
+    expect(csv.pop()).toBe("");
+    expect(csv).toEqual(expected.map((v) => v ?? ""));
   });
 
   it("names duplicate columns apart, the same way in columns and rows", async () => {

@@ -1,7 +1,6 @@
 import { access, readdir, realpath } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import {
-  DuckDBBlobVector,
   type DuckDBConnection,
   type DuckDBDataChunk,
   DuckDBInstance,
@@ -9,6 +8,7 @@ import {
   type DuckDBResult,
   StatementType,
 } from "@duckdb/node-api";
+import duckdb from "@duckdb/node-bindings";
 import { LineageColumn } from "./curated-table.js";
 import { type DeltaSnapshot, readDeltaSnapshot } from "./delta-log.js";
 import { curatedTableDir, deltaCommitFileName, deltaLogDir } from "./paths.js";
@@ -145,8 +145,6 @@ const DEFAULT_MAX_CONCURRENT = 4;
 const DATASET_NAME = /^[a-z][a-z0-9_]*$/;
 const ROW_ALIAS = "__inlet_row";
 const PIECE = "__inlet_piece";
-const COMMA = 0x2c;
-const NEWLINE = 0x0a;
 const NOT_SELECT_PREFIX = "only a single SELECT statement is allowed";
 
 /** The later of `current` (ms) and a timestamp statistic (an ISO-8601 string). */
@@ -660,7 +658,8 @@ class RenderedResult implements SqlResult {
       while (chunk !== null && chunk.rowCount > 0) {
         // The statement has at most maxRows + 1 rows: the extra one only says the result was cut.
         const rows = Math.min(chunk.rowCount, Math.max(0, this.maxRows - this.seen));
-        const piece = joinRows(chunk, rows, json, this.seen === 0);
+        // A JSON row renders with the comma before it: the result's first row drops it.
+        const piece = joinRows(chunk, rows, json && this.seen === 0);
         this.seen += chunk.rowCount;
         // DuckDB renders the next chunk while this one goes out.
         pending = this.result.fetchChunk();
@@ -699,34 +698,74 @@ class RenderedResult implements SqlResult {
   }
 }
 
+// Bytes of a duckdb_string_t: length (4), then the string itself when it fits in 12 bytes, or a
+// 4-byte prefix and a pointer (8) to the bytes in the vector's string heap.
+const STRING_T_BYTES = 16;
+const INLINE_BYTES = 12;
+
 /**
- * The first `rows` rendered rows of `chunk` as one buffer: in JSON separated by commas (and led by
- * one unless `first`), otherwise each ended by a line break. Bytes straight from DuckDB's vector,
- * never decoded to a JS string and encoded again.
+ * The first `rows` rendered rows of `chunk` (each carrying its separator) as one buffer, without
+ * its first byte when `skipFirst` (the comma before a JSON result's first row). Bytes straight from
+ * DuckDB's vector, never decoded to JS strings. A row longer than 12 bytes lies in the vector's
+ * string heap, where consecutive rows lie back to back but for a few breaks per chunk: each such
+ * run is copied out with one native call rather than one per row. A run is only ever the exact
+ * union of its rows' own bytes (each row checked to start where the one before it ends), so the
+ * layout is never assumed, only used when it holds.
  */
-function joinRows(chunk: DuckDBDataChunk, rows: number, json: boolean, first: boolean): Buffer {
-  const vector = chunk.getColumnVector(0);
-  if (!(vector instanceof DuckDBBlobVector)) throw new Error("the rendered rows are not a BLOB column");
-  const pieces: Uint8Array[] = new Array(rows);
+function joinRows(chunk: DuckDBDataChunk, rows: number, skipFirst: boolean): Buffer {
+  if (rows === 0) return EMPTY_BUFFER;
+  const vector = duckdb.data_chunk_get_vector(chunk.chunk, 0);
+  const data = duckdb.vector_get_data(vector, rows * STRING_T_BYTES);
+  const validity: Uint8Array | null = duckdb.vector_get_validity(vector, Math.ceil(rows / 64) * 8);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const pieces: Uint8Array[] = [];
   let size = 0;
+  let runFirst = -1; // the row whose pointer starts the current run, -1 when none
+  let runEnd = 0; // the address just past the run (exact: addresses are below 2^53)
+  let runBytes = 0;
+  const endRun = () => {
+    if (runFirst < 0) return;
+    const pointerAt = data.byteOffset + runFirst * STRING_T_BYTES + 8;
+    pieces.push(duckdb.get_data_from_pointer(data.buffer as ArrayBuffer, pointerAt, runBytes));
+    size += runBytes;
+    runFirst = -1;
+  };
   for (let i = 0; i < rows; i++) {
-    const piece = vector.getItemBytes(i) ?? EMPTY;
-    pieces[i] = piece;
-    size += piece.byteLength + 1;
+    // A rendered row is never NULL; were one, it would render as nothing.
+    if (validity && (validity[i >> 3]! & (1 << (i & 7))) === 0) {
+      endRun();
+      continue;
+    }
+    const at = i * STRING_T_BYTES;
+    const length = view.getUint32(at, true);
+    if (length <= INLINE_BYTES) {
+      endRun();
+      pieces.push(data.subarray(at + 4, at + 4 + length));
+      size += length;
+      continue;
+    }
+    const pointer = view.getUint32(at + 12, true) * 2 ** 32 + view.getUint32(at + 8, true);
+    if (runFirst >= 0 && pointer === runEnd) {
+      runEnd += length;
+      runBytes += length;
+      continue;
+    }
+    endRun();
+    runFirst = i;
+    runEnd = pointer + length;
+    runBytes = length;
   }
+  endRun();
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (let i = 0; i < rows; i++) {
-    const piece = pieces[i]!;
-    if (json && !(first && i === 0)) out[at++] = COMMA;
+  for (const piece of pieces) {
     out.set(piece, at);
     at += piece.byteLength;
-    if (!json) out[at++] = NEWLINE;
   }
-  return out.subarray(0, at);
+  return skipFirst ? out.subarray(1) : out;
 }
 
-const EMPTY = new Uint8Array(0);
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 function elapsedSince(started: number): number {
   return Math.round((performance.now() - started) * 10) / 10;
@@ -739,17 +778,20 @@ function csvField(text: string): string {
 
 /**
  * SQL that renders each row of `limited` (at most maxRows + 1 rows) as UTF-8 bytes, in the
- * statement's order: a JSON object (JSON, NDJSON) or a CSV line without its line break. BLOB rather
- * than VARCHAR so the text crosses into JS as bytes, ready for the socket.
+ * statement's order, with its separator: a JSON object after a comma (JSON), a JSON object or a CSV
+ * line and its line break (NDJSON, CSV). BLOB rather than VARCHAR so the text crosses into JS as
+ * bytes, ready for the socket.
  */
 function renderSql(limited: string, format: SqlFormat): string {
   if (format === SqlFormat.Csv) {
     // Every column as text, NULL as an empty field, quoted only where RFC 4180 needs it.
     const field = `CASE WHEN COLUMNS(*) IS NULL THEN '' WHEN regexp_matches(COLUMNS(*), '[",\\r\\n]') THEN '"' || replace(COLUMNS(*), '"', '""') || '"' ELSE COLUMNS(*) END`;
     const fields = `SELECT ${field} FROM (SELECT COLUMNS(*)::VARCHAR FROM (${limited}))`;
-    return `SELECT encode(concat_ws(',', *COLUMNS(*))) AS ${PIECE} FROM (${fields})`;
+    return `SELECT encode(concat_ws(',', *COLUMNS(*)) || chr(10)) AS ${PIECE} FROM (${fields})`;
   }
-  return `SELECT encode(to_json(${ROW_ALIAS})::VARCHAR) AS ${PIECE} FROM (${limited}) AS ${ROW_ALIAS}`;
+  const row = `to_json(${ROW_ALIAS})::VARCHAR`;
+  const rendered = format === SqlFormat.Json ? `',' || ${row}` : `${row} || chr(10)`;
+  return `SELECT encode(${rendered}) AS ${PIECE} FROM (${limited}) AS ${ROW_ALIAS}`;
 }
 
 /** The statement type's name as a user knows it: `COPY`, `CREATE`, `SET`. */

@@ -5,13 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { AvroSchema } from "./avro-columns.js";
 import { type CuratedRow, CuratedTable } from "./curated-table.js";
 import { ParquetWriter } from "./parquet-writer.js";
-import {
-  SqlEngine,
-  SqlEngineError,
-  SqlEngineErrorCode,
-  SqlFormat,
-  type SqlResult,
-} from "./sql-engine.js";
+import { SqlEngine, SqlEngineError, SqlEngineErrorCode, SqlFormat, type SqlResult } from "./sql-engine.js";
 
 const clicks = {
   type: "record",

@@ -432,6 +432,24 @@ describe("SqlEngine", () => {
     expect(after?.error).toMatch(/^version 1 cannot be scanned \(.+\); statements read version 0$/);
   });
 
+  it("lists a dataset none of whose versions scans, without columns, and says why", async () => {
+    const commit = await readFile(
+      join(lakeDir, "curated", "clicks", "_delta_log", "00000000000000000000.json"),
+      "utf8",
+    );
+    for (const line of commit.split("\n").filter((l) => l.includes('"add"'))) {
+      const path = JSON.parse(line).add.path as string;
+      await writeFile(join(lakeDir, "curated", "clicks", decodeURIComponent(path)), "not parquet");
+    }
+    const sql = await open();
+    const detail = await sql.dataset("clicks");
+    expect(detail).toMatchObject({ name: "clicks", version: 0, rows: 3, columns: [] });
+    expect(detail?.error).toMatch(/^version 0 cannot be scanned \(.+\); statements read nothing$/);
+    expect((await failure(sql.rows("SELECT count(*) FROM clicks"))).code).toBe(
+      SqlEngineErrorCode.QueryFailed,
+    );
+  });
+
   it("refuses to open a lake directory that does not exist", async () => {
     const error = await failure(SqlEngine.create({ lakeDir: join(lakeDir, "nope") }));
     expect(error.code).toBe(SqlEngineErrorCode.NoLake);

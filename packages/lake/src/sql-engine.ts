@@ -311,8 +311,11 @@ export class SqlEngine {
     await this.refresh();
     const table = this.tables.get(name);
     if (table === undefined) return undefined;
-    const summary = await this.describe(name, table);
     await this.views();
+    const summary = await this.describe(name, table);
+    const partitionColumns = [...table.snapshot.metadata.partitionColumns];
+    // No version of it could be scanned yet: `error` says why, and there are no columns to show.
+    if (table.view === undefined) return { ...summary, columns: [], partitionColumns };
     const connection = await this.instance.connect();
     try {
       const prepared = await connection.prepare(`SELECT * FROM ${quoteIdent(name)} LIMIT 0`);
@@ -320,7 +323,7 @@ export class SqlEngine {
       for (let i = 0; i < prepared.columnCount; i++) {
         columns.push({ name: prepared.columnName(i), type: prepared.columnType(i).toString() });
       }
-      return { ...summary, columns, partitionColumns: [...table.snapshot.metadata.partitionColumns] };
+      return { ...summary, columns, partitionColumns };
     } finally {
       connection.closeSync();
     }

@@ -18,9 +18,10 @@ export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
  * (stack.test.ts compares them): a heap cap, young-generation semi-spaces large enough that a
  * frame's decoded events die young, and Buffer memory counted within the heap limits, so a stream
  * of frames does not start a full collection every 64 MB of them. Each also starts with a larger
- * old generation (96 MB, the lake-writer 64: its DuckDB needs the rest of 300 MB): V8 then waits
- * for the heap, Buffers counted, to reach it before a full collection, instead of a limit sized
- * from a 25 MB heap at rest, which a stream of frames reached 2–4 times a second.
+ * old generation (96 MB; 64 for the enricher, which needs no more, and the lake-writer, whose
+ * DuckDB needs the rest of 300 MB): V8 then waits for the heap, Buffers counted, to reach it
+ * before a full collection, instead of a limit sized from a 25 MB heap at rest, which a stream
+ * of frames reached 2–4 times a second.
  */
 const HEAP_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
   collector: [
@@ -38,7 +39,7 @@ const HEAP_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
   enricher: [
     "--max-old-space-size=160",
     "--max-semi-space-size=32",
-    "--initial-old-space-size=96",
+    "--initial-old-space-size=64",
     "--external-memory-accounted-in-global-limit",
   ],
   "lake-writer": [

@@ -1,5 +1,12 @@
 import { stat } from "node:fs/promises";
-import { compactTable, curatedTableDir, deltaLogDir, type ParquetWriter, vacuumTable } from "@inlet/lake";
+import {
+  compactTable,
+  curatedTableDir,
+  deltaLogDir,
+  type ParquetWriter,
+  Serial,
+  vacuumTable,
+} from "@inlet/lake";
 import type { Logger } from "@inlet/telemetry";
 import type { WriterMetrics } from "./writer-metrics.js";
 
@@ -43,7 +50,7 @@ export class TableMaintenance {
   readonly #log: Logger;
   readonly #writer: ParquetWriter;
   readonly #timers: NodeJS.Timeout[] = [];
-  #queue: Promise<void> = Promise.resolve();
+  readonly #serial = new Serial();
   readonly #pending = new Set<MaintenanceJob>();
   #stopping = false;
 
@@ -76,16 +83,14 @@ export class TableMaintenance {
 
   /** Runs a job over every table now, after the jobs already queued. */
   run(job: MaintenanceJob): Promise<void> {
-    const run = this.#queue.then(() => this.#runJob(job));
-    this.#queue = run.catch(() => {});
-    return run;
+    return this.#serial.run(() => this.#runJob(job));
   }
 
   /** Cancels the schedule, lets the job in progress finish (the next table is not started). */
   async stop(): Promise<void> {
     this.#stopping = true;
     for (const timer of this.#timers) clearInterval(timer);
-    await this.#queue;
+    await this.#serial.idle();
   }
 
   #every(intervalMs: number, job: MaintenanceJob): void {

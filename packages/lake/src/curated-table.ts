@@ -17,6 +17,7 @@ import { type DeltaStructField, type DeltaType, parseDeltaSchema, sameDeltaType 
 import { DeltaConflictError, DeltaLogError, LakeError, LakeErrorCode, LakeSchemaError } from "./errors.js";
 import type { ParquetColumn, ParquetWriteRequest, ParquetWriter } from "./parquet-writer.js";
 import { curatedTableDir, encodeDeltaPath, hivePartitionSegment, utcDateOfDay, utcDayOf } from "./paths.js";
+import { Serial } from "./serial.js";
 
 /** How a curated table is partitioned. */
 export const PartitionBy = {
@@ -144,7 +145,7 @@ export class CuratedTable {
   #snapshot: DeltaSnapshot | undefined;
   #lastCheckpoint: number;
   #typesOf: { metadata: DeltaMetadata; types: ReadonlyMap<string, DeltaType> } | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #serial = new Serial();
 
   private constructor(
     options: CuratedTableOptions,
@@ -217,9 +218,7 @@ export class CuratedTable {
    * is ready to stage the rows, so a caller can keep its batch compact (as received) until then.
    */
   appendColumns(source: CuratedColumnsSource, lastSeq: number): Promise<AppendResult> {
-    const run = this.#queue.then(() => this.#append(source, lastSeq));
-    this.#queue = run.catch(() => {});
-    return run;
+    return this.#serial.run(() => this.#append(source, lastSeq));
   }
 
   /** Names of the data columns (the schema's fields), in {@link CuratedColumns.data} order. */

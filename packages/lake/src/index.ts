@@ -91,6 +91,7 @@ export {
 } from "./paths.js";
 export type { RawEvent, RawFrameEvents, RawZoneWriterOptions } from "./raw-zone.js";
 export { RAW_RANGE_FIELDS, RawZoneWriter, rawRecordSchema } from "./raw-zone.js";
+export { Serial } from "./serial.js";
 export { snapshotScanSql } from "./snapshot-scan.js";
 export { quoteIdent, quoteString } from "./sql.js";
 export type {

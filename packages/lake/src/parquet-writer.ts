@@ -9,6 +9,7 @@ import { COLUMN_KINDS, type ColumnKind } from "./column-kind.js";
 import { columnVectors, GROUP_VECTORS, VECTOR_ROWS, VectorScratch } from "./column-vectors.js";
 import { ensureDir, renameDurable, syncFile } from "./durable-fs.js";
 import { LakeError, LakeErrorCode } from "./errors.js";
+import { Serial } from "./serial.js";
 import { quoteIdent, quoteString } from "./sql.js";
 
 /** One column to write: its name, kind and one value per row (null or undefined = NULL). */
@@ -107,7 +108,7 @@ export class ParquetWriter {
   // Every write not finished (its staging table dropped, its connection back), settling only.
   readonly #writes = new Set<Promise<void>>();
   #stageTurn: Promise<unknown> = Promise.resolve();
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #serial = new Serial();
   #tables = 0;
   #closed = false;
 
@@ -172,9 +173,7 @@ export class ParquetWriter {
   withConnection<T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
     if (this.#closed)
       return Promise.reject(new LakeError("parquet writer is closed", LakeErrorCode.InvalidArgument));
-    const run = this.#queue.then(() => task(this.#connection));
-    this.#queue = run.catch(() => {});
-    return run;
+    return this.#serial.run(() => task(this.#connection));
   }
 
   /** Waits for writes in progress, then closes DuckDB. */
@@ -182,7 +181,7 @@ export class ParquetWriter {
     if (this.#closed) return;
     this.#closed = true;
     // No connection may outlive the instance: wait for every write to hand its connection back.
-    await Promise.allSettled([this.#queue, ...this.#writes]);
+    await Promise.allSettled([this.#serial.idle(), ...this.#writes]);
     for (const connection of this.#idle) connection.closeSync();
     this.#connection.closeSync();
     this.#instance.closeSync();

@@ -7,6 +7,7 @@ import { containerBlock, containerHeader, scanContainer } from "./avro-container
 import { ensureDir, renameDurable, syncDir } from "./durable-fs.js";
 import { LakeError, LakeErrorCode } from "./errors.js";
 import { rawPartitionDir } from "./paths.js";
+import { Serial } from "./serial.js";
 
 /** One accepted event as the raw zone stores it. */
 export interface RawEvent {
@@ -133,7 +134,7 @@ export class RawZoneWriter {
   readonly #files = new Map<string, OpenFile>();
   readonly #schemas = new Map<string, string>(); // "<ds>\0<schema id>" → raw record schema JSON
   readonly #background = new Set<Promise<unknown>>(); // flushes and file closes under way
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #serial = new Serial();
   #closed = false;
 
   private constructor(options: RawZoneWriterOptions) {
@@ -212,9 +213,7 @@ export class RawZoneWriter {
   #serialize<T>(operation: () => Promise<T>): Promise<T> {
     if (this.#closed)
       return Promise.reject(new LakeError("raw zone writer is closed", LakeErrorCode.InvalidArgument));
-    const run = this.#queue.then(operation);
-    this.#queue = run.catch(() => {});
-    return run;
+    return this.#serial.run(operation);
   }
 
   // Keeps `work` in sight until it settles, so close() can wait for it.

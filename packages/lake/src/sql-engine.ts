@@ -12,6 +12,7 @@ import duckdb from "@duckdb/node-bindings";
 import { LineageColumn } from "./curated-table.js";
 import { type DeltaSnapshot, readDeltaSnapshot } from "./delta-log.js";
 import { curatedTableDir, deltaCommitFileName, deltaLogDir } from "./paths.js";
+import { Serial } from "./serial.js";
 import { snapshotScanSql } from "./snapshot-scan.js";
 import { quoteIdent, quoteString } from "./sql.js";
 
@@ -194,7 +195,7 @@ export class SqlEngine {
   private refreshing: Promise<void> | undefined;
   private viewing: Promise<void> | undefined;
   /** The admin connection's work (refreshes, views), one task at a time. */
-  private catalog: Promise<unknown> = Promise.resolve();
+  private readonly catalog = new Serial();
   private closed = false;
 
   private constructor(
@@ -334,7 +335,7 @@ export class SqlEngine {
     if (this.closed) return;
     this.closed = true;
     for (const connection of this.running) connection.interrupt();
-    await this.catalog;
+    await this.catalog.idle();
     this.admin.closeSync();
     this.instance.closeSync();
   }
@@ -346,9 +347,11 @@ export class SqlEngine {
    * share one refresh.
    */
   async refresh(): Promise<void> {
-    this.refreshing ??= this.exclusive(() => this.scan()).finally(() => {
-      this.refreshing = undefined;
-    });
+    this.refreshing ??= this.catalog
+      .run(() => this.scan())
+      .finally(() => {
+        this.refreshing = undefined;
+      });
     return this.refreshing;
   }
 
@@ -359,16 +362,12 @@ export class SqlEngine {
    */
   private async views(): Promise<void> {
     await this.refresh();
-    this.viewing ??= this.exclusive(() => this.createViews()).finally(() => {
-      this.viewing = undefined;
-    });
+    this.viewing ??= this.catalog
+      .run(() => this.createViews())
+      .finally(() => {
+        this.viewing = undefined;
+      });
     return this.viewing;
-  }
-
-  private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.catalog.then(task);
-    this.catalog = run.catch(() => {});
-    return run;
   }
 
   private async createViews(): Promise<void> {

@@ -306,7 +306,6 @@ export class Ingestor {
   }
 }
 
-/** Maps frame outcomes back to body indexes: which valid events failed, which were duplicates. */
 /**
  * A body under way: what its answer needs (ids by body index, where each valid event came from, the
  * refusals) and the publishes started, with the in-flight budget it holds.
@@ -321,6 +320,7 @@ interface SentBatch extends Pick<ValidatedBatch, "ids" | "validIndex" | "rejecte
   deadLettered: Promise<string | undefined>;
 }
 
+/** Maps frame outcomes back to body indexes: which valid events failed, which were duplicates. */
 function outcomeOf(batch: Pick<ValidatedBatch, "validIndex" | "rejected">, frames: readonly FrameOutcome[]) {
   const failed = new Map<number, string>();
   const duplicates = new Set<number>();

@@ -1,35 +1,102 @@
 import { describe, expect, it } from "vitest";
 import { ColumnKind } from "./column-kind.js";
-import { columnVectors, fitsColumn } from "./column-vectors.js";
+import { compareUtf8, fitsColumn, prepareColumn, Utf8Column } from "./column-vectors.js";
 
-describe("columnVectors", () => {
-  const typeOf = (kind: ColumnKind, values: unknown[]) => columnVectors(kind, values).type.toString();
-
-  it("stages a string column of few distinct values as an ENUM read back as VARCHAR", () => {
-    const vectors = columnVectors(ColumnKind.String, ["b", "a", null, "b", "it's", ""]);
-    expect(vectors.type.toString()).toBe("ENUM('b', 'a', 'it''s', '')");
-    expect(vectors.read('"c0"')).toBe('CAST("c0" AS VARCHAR)');
+/** A Utf8Column of `values` (null = NULL), their bytes back to back. */
+function utf8Of(values: (string | null)[]): Utf8Column {
+  const pieces = values.map((v) => (v === null ? null : Buffer.from(v, "utf8")));
+  const bytes = Buffer.concat(pieces.filter((p) => p !== null));
+  const starts = new Int32Array(values.length);
+  const lengths = new Int32Array(values.length);
+  let at = 0;
+  pieces.forEach((p, i) => {
+    starts[i] = at;
+    lengths[i] = p === null ? -1 : p.length;
+    at += p?.length ?? 0;
   });
+  return new Utf8Column(bytes, starts, lengths);
+}
 
-  it("stages other string columns as VARCHAR", () => {
-    const many = Array.from({ length: 256 }, (_, i) => `v${i}`);
-    expect(typeOf(ColumnKind.String, many)).toBe("VARCHAR");
-    expect(typeOf(ColumnKind.String, ["x", "a\0b"])).toBe("VARCHAR");
-    expect(typeOf(ColumnKind.String, ["x", "\ud800"])).toBe("VARCHAR");
-    expect(typeOf(ColumnKind.String, [null, undefined])).toBe("VARCHAR");
-    expect(typeOf(ColumnKind.String, ["x", 1])).toBe("VARCHAR"); // the VARCHAR path reports the 1
-    expect(typeOf(ColumnKind.String, ["x".repeat(70_000)])).toBe("VARCHAR");
-    expect(columnVectors(ColumnKind.String, many).read('"c0"')).toBe('"c0"');
-  });
+describe("prepareColumn", () => {
+  const typeOf = (kind: ColumnKind, values: unknown[]) =>
+    prepareColumn(kind, values, "c", undefined, 1).type.toString();
 
-  it("stages every other kind in its fixed staging type", () => {
+  it("scans each kind as its staging type", () => {
+    expect(typeOf(ColumnKind.String, ["a"])).toBe("VARCHAR");
     expect(typeOf(ColumnKind.Json, ["a"])).toBe("VARCHAR");
     expect(typeOf(ColumnKind.Int, [1])).toBe("INTEGER");
     expect(typeOf(ColumnKind.Long, [1])).toBe("BIGINT");
     expect(typeOf(ColumnKind.TimestampMillis, [1])).toBe("BIGINT");
     expect(typeOf(ColumnKind.Date, [1])).toBe("INTEGER");
     expect(typeOf(ColumnKind.Double, [1])).toBe("DOUBLE");
+    expect(typeOf(ColumnKind.Float, [1])).toBe("FLOAT");
+    expect(typeOf(ColumnKind.Boolean, [true])).toBe("BOOLEAN");
     expect(typeOf(ColumnKind.Binary, [new Uint8Array(1)])).toBe("BLOB");
+    expect(prepareColumn(ColumnKind.String, utf8Of(["x"]), "c", undefined, 1).type.toString()).toBe(
+      "VARCHAR",
+    );
+  });
+
+  it("gathers each group's non-null count, min and max", () => {
+    const groupOf = [0, 1, 0, 1, 0, 1];
+    const stats = (kind: ColumnKind, values: unknown[]) =>
+      prepareColumn(kind, values, "c", groupOf, 2).stats.map((s) => ({ ...s }));
+    expect(stats(ColumnKind.Int, [3, 10, null, -4, 1, undefined])).toEqual([
+      { nonNull: 2, min: 1, max: 3 },
+      { nonNull: 2, min: -4, max: 10 },
+    ]);
+    // NaN sorts above every number in DuckDB: the group has no max, and min skips it.
+    expect(stats(ColumnKind.Double, [Number.NaN, 2, 1.5, Number.NaN, -1, Number.NaN])).toEqual([
+      { nonNull: 3, min: -1, max: undefined },
+      { nonNull: 3, min: 2, max: undefined },
+    ]);
+    expect(stats(ColumnKind.Float, [0.1, null, null, null, null, null])[0]).toEqual({
+      nonNull: 1,
+      min: Math.fround(0.1),
+      max: Math.fround(0.1),
+    });
+    expect(stats(ColumnKind.TimestampMillis, [5, 9n, new Date(2), null, 7, null])).toEqual([
+      { nonNull: 3, min: 2n, max: 7n },
+      { nonNull: 1, min: 9n, max: 9n },
+    ]);
+    expect(stats(ColumnKind.Long, [2n ** 62n, 1, -(2n ** 63n), 0, 5, 0])).toEqual([
+      { nonNull: 3, min: -(2n ** 63n), max: 2n ** 62n },
+      { nonNull: 3, min: 0n, max: 1n },
+    ]);
+    expect(stats(ColumnKind.Boolean, [true, false, null, true, false, true])).toEqual([
+      { nonNull: 2, min: undefined, max: undefined },
+      { nonNull: 3, min: undefined, max: undefined },
+    ]);
+    // A lone surrogate is stored (and ordered) as U+FFFD.
+    expect(stats(ColumnKind.String, ["b", "z", "a\ud800", "é", "ab", "\ud800"])).toEqual([
+      { nonNull: 3, min: "ab", max: "b" },
+      { nonNull: 3, min: "z", max: "\ufffd" },
+    ]);
+    const utf8 = prepareColumn(ColumnKind.String, utf8Of(["b", "z", null, "é", "ab", "😀"]), "c", groupOf, 2);
+    expect(utf8.stats).toEqual([
+      { nonNull: 2, min: "ab", max: "b" },
+      { nonNull: 3, min: "z", max: "😀" },
+    ]);
+  });
+
+  it("names the column and row of the first value of the wrong type", () => {
+    expect(() => prepareColumn(ColumnKind.Int, [1, 2 ** 31], "n", undefined, 1)).toThrow(
+      'column "n" row 1: expected int, got 2147483648',
+    );
+    expect(() => prepareColumn(ColumnKind.String, ["a", 1], "s", undefined, 1)).toThrow(
+      'column "s" row 1: expected string, got 1',
+    );
+    expect(() => prepareColumn(ColumnKind.Int, utf8Of(["1"]), "n", undefined, 1)).toThrow(
+      'column "n" row 0: expected int, got UTF-8 text',
+    );
+  });
+});
+
+describe("compareUtf8", () => {
+  it("orders strings as their UTF-8 bytes", () => {
+    const words = ["", "a", "ab", "b", "é", "\uffff", "😀", "\ue000", "a\ud800", "Z"];
+    const byBytes = [...words].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    expect([...words].sort(compareUtf8)).toEqual(byBytes);
   });
 });
 

@@ -1,14 +1,4 @@
-import {
-  BIGINT,
-  BLOB,
-  BOOLEAN,
-  DOUBLE,
-  type DuckDBType,
-  ENUM8,
-  FLOAT,
-  INTEGER,
-  VARCHAR,
-} from "@duckdb/node-api";
+import { BIGINT, BLOB, BOOLEAN, DOUBLE, type DuckDBType, FLOAT, INTEGER, VARCHAR } from "@duckdb/node-api";
 import duckdb from "@duckdb/node-bindings";
 import { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
 import { LakeError, LakeErrorCode } from "./errors.js";
@@ -21,14 +11,51 @@ export type RawVector = duckdb.Vector;
 export const VECTOR_ROWS = 2048;
 
 const TWO_32 = 2 ** 32;
-const same = (column: string) => column;
+// DuckDB's string_t: a 4-byte length, then either the bytes inline (up to 12) or a 4-byte prefix
+// and an 8-byte pointer to the bytes (little-endian, as on every platform DuckDB ships for).
+const STRING_T_BYTES = 16;
+const INLINE_BYTES = 12;
 
 /**
- * Scratch space for {@link ColumnVectors.fill}: numbers are written into typed arrays here and
- * copied into the vector in one native call; nulls into a validity mask.
+ * Text already encoded as UTF-8 (a column decoded from Avro without making JS strings): row `i` is
+ * `bytes[starts[i], starts[i] + lengths[i])`, or NULL where `lengths[i]` is -1. Whoever builds one
+ * has checked that each row is well-formed UTF-8.
+ */
+export class Utf8Column {
+  readonly bytes: Uint8Array;
+  readonly starts: Int32Array;
+  readonly lengths: Int32Array;
+
+  constructor(bytes: Uint8Array, starts: Int32Array, lengths: Int32Array) {
+    if (starts.length !== lengths.length) throw new RangeError("starts and lengths differ in length");
+    this.bytes = bytes;
+    this.starts = starts;
+    this.lengths = lengths;
+  }
+
+  get length(): number {
+    return this.starts.length;
+  }
+
+  /** Row `i` as a JS string, or null. */
+  at(i: number): string | null {
+    const length = this.lengths[i]!;
+    if (length < 0) return null;
+    const start = this.starts[i]!;
+    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, length).toString("utf8");
+  }
+}
+
+/** A column's values: one per row (null or undefined = NULL), or text already in UTF-8. */
+export type ColumnValues = ArrayLike<unknown> | Utf8Column;
+
+/**
+ * Scratch space for {@link PreparedColumn.fill}: numbers are written into typed arrays here and
+ * copied into the vector in one native call; nulls into a validity mask; strings into DuckDB
+ * `string_t`s, the bytes of those too long to inline into one arena.
  */
 export class VectorScratch {
-  readonly #buffer = new ArrayBuffer(VECTOR_ROWS * 8);
+  readonly #buffer = new ArrayBuffer(VECTOR_ROWS * STRING_T_BYTES);
   readonly f64 = new Float64Array(this.#buffer);
   readonly f32 = new Float32Array(this.#buffer);
   readonly i32 = new Int32Array(this.#buffer);
@@ -37,6 +64,12 @@ export class VectorScratch {
   readonly u8 = new Uint8Array(this.#buffer);
   readonly #mask = new Uint32Array(VECTOR_ROWS / 32);
   #nulls = false;
+  // The bytes of a vector's strings longer than INLINE_BYTES, back to back.
+  #arena = Buffer.allocUnsafe(64 * 1024);
+  #arenaUsed = 0;
+  // Rows whose string_t points into the arena (their pointer field holds the offset until finish).
+  readonly #long = new Int32Array(VECTOR_ROWS);
+  #longCount = 0;
 
   /** Starts a vector: no nulls yet. */
   begin(): void {
@@ -59,81 +92,148 @@ export class VectorScratch {
     duckdb.vector_ensure_validity_writable(vector);
     duckdb.copy_data_to_vector_validity(vector, 0, this.#mask.buffer, 0, Math.ceil(rows / 64) * 8);
   }
-}
 
-/**
- * How one {@link ColumnKind} is copied into a DuckDB vector of its staging type: fixed-width values
- * straight into typed arrays (no per-value native call, no bigint allocation), strings and bytes
- * one native call each.
- */
-export interface ColumnVectors {
-  /** DuckDB type of the staging column. */
-  readonly type: DuckDBType;
-  /** SQL reading the staging column (an already quoted identifier) as the kind's staging value. */
-  readonly read: (column: string) => string;
-  /**
-   * Writes rows `[from, from + rows)` of `values` into `vector`. Checks each value as the kind's
-   * `stage` does; the first of the wrong type throws a {@link LakeError} (INVALID_ARGUMENT)
-   * naming column `name` and the row.
-   */
-  fill(
-    vector: RawVector,
-    values: ArrayLike<unknown>,
-    from: number,
-    rows: number,
-    scratch: VectorScratch,
-    name: string,
-  ): void;
-}
-
-/**
- * The {@link ColumnVectors} for `values`, a column of `kind`. A string column with few distinct
- * values is staged as an ENUM of them: one byte per row instead of one native call per string.
- */
-export function columnVectors(kind: ColumnKind, values: ArrayLike<unknown>): ColumnVectors {
-  return (kind === ColumnKind.String && stringDictionary(values)) || VECTORS[kind];
-}
-
-// Most distinct strings (one-byte codes), and most characters in all, a dictionary holds: its
-// ENUM type is SQL text.
-const DICTIONARY_MAX_VALUES = 255;
-const DICTIONARY_MAX_CHARS = 64 * 1024;
-
-// Undefined when the column has no strings, too many distinct ones, or a value the ENUM cannot
-// take as is (not a string, a NUL or a lone surrogate: the SQL text would not carry it unchanged).
-function stringDictionary(values: ArrayLike<unknown>): ColumnVectors | undefined {
-  const codes = new Map<string, number>();
-  const codeOf = new Uint8Array(values.length);
-  let chars = 0;
-  for (let row = 0; row < values.length; row++) {
-    const v = values[row];
-    if (v == null) continue;
-    if (typeof v !== "string") return undefined;
-    let code = codes.get(v);
-    if (code === undefined) {
-      chars += v.length;
-      if (codes.size === DICTIONARY_MAX_VALUES || chars > DICTIONARY_MAX_CHARS) return undefined;
-      if (v.includes("\0") || !v.isWellFormed()) return undefined;
-      code = codes.size;
-      codes.set(v, code);
-    }
-    codeOf[row] = code;
+  /** Starts a vector of strings: no nulls, every `string_t` zero (empty), an empty arena. */
+  beginStrings(rows: number): void {
+    this.begin();
+    this.u8.fill(0, 0, rows * STRING_T_BYTES);
+    this.#arenaUsed = 0;
+    this.#longCount = 0;
   }
-  if (codes.size === 0) return undefined; // an ENUM needs a member; all NULL goes as VARCHAR
-  return {
-    type: ENUM8([...codes.keys()]),
-    read: (column) => `CAST(${column} AS VARCHAR)`,
-    fill(vector, values, from, rows, scratch) {
-      scratch.begin();
-      scratch.u8.set(codeOf.subarray(from, from + rows));
-      for (let i = 0; i < rows; i++) if (values[from + i] == null) scratch.setNull(i);
-      scratch.finish(vector, rows, 1);
-    },
-  };
+
+  /** Row `i` is the JS string `s` (lone surrogates become U+FFFD, as DuckDB's own conversion does). */
+  setString(i: number, s: string): void {
+    const at = this.#reserve(s.length * 3);
+    const arena = this.#arena;
+    let n = 0;
+    // ASCII, the usual case, without a native call; anything else through Buffer's encoder.
+    for (; n < s.length; n++) {
+      const c = s.charCodeAt(n);
+      if (c >= 0x80) break;
+      arena[at + n] = c;
+    }
+    if (n < s.length) n = arena.write(s, at, s.length * 3, "utf8");
+    this.#place(i, at, n);
+  }
+
+  /** Row `i` is `length` bytes of UTF-8 at `start` of `bytes`. */
+  setUtf8(i: number, bytes: Uint8Array, start: number, length: number): void {
+    const at = this.#reserve(length);
+    const arena = this.#arena;
+    if (length <= 64) for (let k = 0; k < length; k++) arena[at + k] = bytes[start + k]!;
+    else arena.set(bytes.subarray(start, start + length), at);
+    this.#place(i, at, length);
+  }
+
+  /**
+   * Copies the strings into `vector`: the arena in one native call (DuckDB keeps it in the vector's
+   * string heap), then every `string_t`, long ones pointing into DuckDB's copy of the arena.
+   */
+  finishStrings(vector: RawVector, rows: number): void {
+    if (this.#longCount > 0) {
+      // Row 0's string_t is written over below; the arena stays in the vector's heap until reset.
+      duckdb.vector_assign_string_element_len(vector, 0, this.#arena.subarray(0, this.#arenaUsed));
+      const own = duckdb.vector_get_data(vector, STRING_T_BYTES);
+      const view = new DataView(own.buffer, own.byteOffset, STRING_T_BYTES);
+      const base = view.getUint32(12, true) * TWO_32 + view.getUint32(8, true);
+      const u32 = this.u32;
+      for (let k = 0; k < this.#longCount; k++) {
+        const word = this.#long[k]! * 4; // the string_t's first 32-bit word
+        const pointer = base + u32[word + 2]!;
+        const high = Math.floor(pointer / TWO_32);
+        u32[word + 2] = pointer - high * TWO_32;
+        u32[word + 3] = high;
+      }
+    }
+    this.finish(vector, rows, STRING_T_BYTES);
+  }
+
+  // Room for `bytes` more in the arena; returns where they go.
+  #reserve(bytes: number): number {
+    const needed = this.#arenaUsed + bytes;
+    if (needed > this.#arena.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, this.#arena.length * 2));
+      this.#arena.copy(grown, 0, 0, this.#arenaUsed);
+      this.#arena = grown;
+    }
+    return this.#arenaUsed;
+  }
+
+  // Writes row i's string_t for the `length` bytes just written at `at` of the arena: inline when
+  // they fit (giving the arena space back), else prefix and offset, the pointer set in finishStrings.
+  #place(i: number, at: number, length: number): void {
+    const u8 = this.u8;
+    const word = i * 4;
+    this.u32[word] = length;
+    const arena = this.#arena;
+    const first = i * STRING_T_BYTES + 4;
+    if (length <= INLINE_BYTES) {
+      for (let k = 0; k < length; k++) u8[first + k] = arena[at + k]!;
+      return;
+    }
+    for (let k = 0; k < 4; k++) u8[first + k] = arena[at + k]!;
+    this.u32[word + 2] = at;
+    this.u32[word + 3] = 0;
+    this.#long[this.#longCount++] = i;
+    this.#arenaUsed = at + length;
+  }
 }
 
-// Writes a 64-bit integer in place: a safe-integer number as two 32-bit halves (little-endian, as
-// on every platform DuckDB ships for), a bigint directly. False when it is neither or out of range.
+/** One group's statistics of a column, as {@link COLUMN_KINDS}' `stat` takes them. */
+export interface ColumnGroupStats {
+  /** Rows not NULL. */
+  nonNull: number;
+  min: unknown;
+  max: unknown;
+}
+
+/** A column checked, its statistics gathered, ready to fill DuckDB vectors. */
+export interface PreparedColumn {
+  /** DuckDB type of the scanned column. */
+  readonly type: DuckDBType;
+  /** Per group, the non-null count and min/max (undefined where the kind keeps none, or not finite). */
+  readonly stats: readonly ColumnGroupStats[];
+  /** Writes rows `rows[from]`, … `rows[from + count - 1]` into `vector`. */
+  fill(vector: RawVector, rows: Int32Array, from: number, count: number, scratch: VectorScratch): void;
+}
+
+/**
+ * Checks every value of a column of `kind` (the first of the wrong type throws a {@link LakeError}
+ * (INVALID_ARGUMENT) naming column `name` and the row), gathers each group's statistics (the
+ * group of row `i` is `groupOf[i]`, or 0), and returns what fills the column's vectors: fixed-width
+ * values through typed arrays, strings as DuckDB `string_t`s over one arena per vector (no native
+ * call per value), bytes one native call each.
+ */
+export function prepareColumn(
+  kind: ColumnKind,
+  values: ColumnValues,
+  name: string,
+  groupOf: ArrayLike<number> | undefined,
+  groups: number,
+): PreparedColumn {
+  const stats = Array.from(
+    { length: groups },
+    (): ColumnGroupStats => ({ nonNull: 0, min: undefined, max: undefined }),
+  );
+  if (values instanceof Utf8Column) {
+    if (kind !== ColumnKind.String && kind !== ColumnKind.Json)
+      throw invalid(name, 0, new TypeError(`expected ${kind}, got UTF-8 text`));
+    return utf8Column(values, kind === ColumnKind.String, groupOf, stats);
+  }
+  switch (kind) {
+    case ColumnKind.String:
+      return stringColumn(values, name, groupOf, stats);
+    case ColumnKind.Json:
+      return jsonColumn(values, name, groupOf, stats);
+    case ColumnKind.Binary:
+      return binaryColumn(values, name, groupOf, stats);
+    default:
+      return fixedColumn(kind, values, name, groupOf, stats);
+  }
+}
+
+// Writes a 64-bit integer in place: a safe-integer number as two 32-bit halves, a bigint directly.
+// False when it is neither or out of range.
 function setInt64(s: VectorScratch, i: number, v: unknown): boolean {
   if (typeof v === "number") {
     if (!Number.isSafeInteger(v)) return false;
@@ -186,36 +286,31 @@ const SETTERS: { readonly [K in FixedKind]: Setter } = {
   },
 };
 
-const jsonText = (v: unknown) => COLUMN_KINDS.json.stage(v) as string;
-
-const VECTORS: { readonly [K in ColumnKind]: ColumnVectors } = {
-  string: strings(ColumnKind.String, (v) => (typeof v === "string" ? v : undefined)),
-  json: strings(ColumnKind.Json, jsonText),
-  binary: {
-    type: BLOB,
-    read: same,
-    fill(vector, values, from, rows, scratch, name) {
-      scratch.begin();
-      for (let i = 0; i < rows; i++) {
-        const v = values[from + i];
-        if (v == null) scratch.setNull(i);
-        else if (v instanceof Uint8Array) duckdb.vector_assign_string_element_len(vector, i, v);
-        else throw mismatch(ColumnKind.Binary, name, from + i, v);
-      }
-      scratch.finish(vector, rows, 0);
-    },
-  },
-  int: fixed(INTEGER, 4, ColumnKind.Int, SETTERS.int),
-  date: fixed(INTEGER, 4, ColumnKind.Date, SETTERS.date),
-  long: fixed(BIGINT, 8, ColumnKind.Long, SETTERS.long),
-  "timestamp-millis": fixed(BIGINT, 8, ColumnKind.TimestampMillis, SETTERS["timestamp-millis"]),
-  "timestamp-micros": fixed(BIGINT, 8, ColumnKind.TimestampMicros, SETTERS["timestamp-micros"]),
-  float: fixed(FLOAT, 4, ColumnKind.Float, SETTERS.float),
-  double: fixed(DOUBLE, 8, ColumnKind.Double, SETTERS.double),
-  boolean: fixed(BOOLEAN, 1, ColumnKind.Boolean, SETTERS.boolean),
+const FIXED: { readonly [K in FixedKind]: { readonly type: DuckDBType; readonly bytes: number } } = {
+  int: { type: INTEGER, bytes: 4 },
+  date: { type: INTEGER, bytes: 4 },
+  long: { type: BIGINT, bytes: 8 },
+  "timestamp-millis": { type: BIGINT, bytes: 8 },
+  "timestamp-micros": { type: BIGINT, bytes: 8 },
+  float: { type: FLOAT, bytes: 4 },
+  double: { type: DOUBLE, bytes: 8 },
+  boolean: { type: BOOLEAN, bytes: 1 },
 };
 
-// Where fitsColumn lets the setters write: nothing reads it.
+// The value a fixed kind's statistics compare (a number or bigint, as staged), or undefined when
+// the kind keeps no min/max.
+const STAT_KEYS: { readonly [K in FixedKind]: ((v: unknown) => number | bigint) | undefined } = {
+  int: (v) => v as number,
+  date: (v) => (v instanceof Date ? Math.floor(v.getTime() / MS_PER_DAY) : (v as number)),
+  long: (v) => v as number | bigint,
+  "timestamp-millis": (v) => (v instanceof Date ? v.getTime() : (v as number | bigint)),
+  "timestamp-micros": (v) => v as number | bigint,
+  float: (v) => Math.fround(v as number),
+  double: (v) => v as number,
+  boolean: undefined,
+};
+
+// Where the checks let the setters write: nothing reads it.
 const PROBE = new VectorScratch();
 
 /**
@@ -239,60 +334,215 @@ export function fitsColumn(kind: ColumnKind, value: unknown): boolean {
   }
 }
 
-/** The vectors of a column of group numbers (already checked to be non-negative int32). */
-export const GROUP_VECTORS: ColumnVectors = fixed(INTEGER, 4, ColumnKind.Int, (s, i, v) => {
-  s.i32[i] = v as number;
-  return true;
-});
-
-// A fixed-width kind: `set` writes a non-null value into the scratch arrays, false if it does not fit.
-function fixed(
-  type: DuckDBType,
-  bytesPerRow: number,
-  kind: ColumnKind,
-  set: (scratch: VectorScratch, i: number, value: unknown) => boolean,
-): ColumnVectors {
+function fixedColumn(
+  kind: FixedKind,
+  values: ArrayLike<unknown>,
+  name: string,
+  groupOf: ArrayLike<number> | undefined,
+  stats: ColumnGroupStats[],
+): PreparedColumn {
+  const set = SETTERS[kind];
+  const key = STAT_KEYS[kind];
+  // NaN: DuckDB orders it above every number, so a group with one has no max; min skips it.
+  const nan = new Uint8Array(stats.length);
+  for (let row = 0; row < values.length; row++) {
+    const v = values[row];
+    if (v == null) continue;
+    if (!set(PROBE, 0, v)) throw mismatch(kind, name, row, v);
+    const g = groupOf === undefined ? 0 : groupOf[row]!;
+    const s = stats[g]!;
+    s.nonNull++;
+    if (key === undefined) continue;
+    const k = key(v);
+    if (Number.isNaN(k)) {
+      nan[g] = 1;
+      continue;
+    }
+    if (s.min === undefined || k < (s.min as number)) s.min = k;
+    if (s.max === undefined || k > (s.max as number)) s.max = k;
+  }
+  stats.forEach((s, g) => {
+    if (nan[g]) s.max = undefined;
+    if (key !== undefined && (kind.startsWith("timestamp") || kind === ColumnKind.Long)) {
+      if (s.min !== undefined) s.min = BigInt(s.min as number | bigint);
+      if (s.max !== undefined) s.max = BigInt(s.max as number | bigint);
+    }
+  });
+  const { type, bytes } = FIXED[kind];
   return {
     type,
-    read: same,
-    fill(vector, values, from, rows, scratch, name) {
+    stats,
+    fill(vector, rows, from, count, scratch) {
       scratch.begin();
-      for (let i = 0; i < rows; i++) {
-        const v = values[from + i];
+      for (let i = 0; i < count; i++) {
+        const v = values[rows[from + i]!];
         if (v == null) scratch.setNull(i);
-        else if (!set(scratch, i, v)) throw mismatch(kind, name, from + i, v);
+        else set(scratch, i, v);
       }
-      scratch.finish(vector, rows, bytesPerRow);
+      scratch.finish(vector, count, bytes);
     },
   };
 }
 
-// A text kind: `text` gives a non-null value's text (undefined, or throws, if it has none).
-function strings(kind: ColumnKind, text: (value: unknown) => string | undefined): ColumnVectors {
+function stringColumn(
+  values: ArrayLike<unknown>,
+  name: string,
+  groupOf: ArrayLike<number> | undefined,
+  stats: ColumnGroupStats[],
+): PreparedColumn {
+  for (let row = 0; row < values.length; row++) {
+    const v = values[row];
+    if (v == null) continue;
+    if (typeof v !== "string") throw mismatch(ColumnKind.String, name, row, v);
+    const s = stats[groupOf === undefined ? 0 : groupOf[row]!]!;
+    s.nonNull++;
+    if (s.min === undefined || compareUtf8(v, s.min as string) < 0) s.min = v;
+    if (s.max === undefined || compareUtf8(v, s.max as string) > 0) s.max = v;
+  }
+  for (const s of stats) {
+    // As stored: a lone surrogate is U+FFFD.
+    if (s.min !== undefined) s.min = (s.min as string).toWellFormed();
+    if (s.max !== undefined) s.max = (s.max as string).toWellFormed();
+  }
+  return { type: VARCHAR, stats, fill: fillStrings(values as ArrayLike<string | null | undefined>) };
+}
+
+function jsonColumn(
+  values: ArrayLike<unknown>,
+  name: string,
+  groupOf: ArrayLike<number> | undefined,
+  stats: ColumnGroupStats[],
+): PreparedColumn {
+  const texts = new Array<string | null>(values.length);
+  for (let row = 0; row < values.length; row++) {
+    const v = values[row];
+    if (v == null) {
+      texts[row] = null;
+      continue;
+    }
+    let text: string | undefined;
+    try {
+      text = jsonText(v);
+    } catch (cause) {
+      throw invalid(name, row, cause);
+    }
+    if (typeof text !== "string") throw mismatch(ColumnKind.Json, name, row, v);
+    texts[row] = text;
+    stats[groupOf === undefined ? 0 : groupOf[row]!]!.nonNull++;
+  }
+  return { type: VARCHAR, stats, fill: fillStrings(texts) };
+}
+
+function fillStrings(values: ArrayLike<string | null | undefined>): PreparedColumn["fill"] {
+  return (vector, rows, from, count, scratch) => {
+    scratch.beginStrings(count);
+    for (let i = 0; i < count; i++) {
+      const v = values[rows[from + i]!];
+      if (v == null) scratch.setNull(i);
+      else scratch.setString(i, v);
+    }
+    scratch.finishStrings(vector, count);
+  };
+}
+
+function utf8Column(
+  column: Utf8Column,
+  keepMinMax: boolean,
+  groupOf: ArrayLike<number> | undefined,
+  stats: ColumnGroupStats[],
+): PreparedColumn {
+  const { bytes, starts, lengths } = column;
+  // Per group, the row holding the min and the max so far (-1: none).
+  const minRow = new Int32Array(stats.length).fill(-1);
+  const maxRow = new Int32Array(stats.length).fill(-1);
+  for (let row = 0; row < column.length; row++) {
+    const length = lengths[row]!;
+    if (length < 0) continue;
+    const g = groupOf === undefined ? 0 : groupOf[row]!;
+    stats[g]!.nonNull++;
+    if (!keepMinMax) continue;
+    const start = starts[row]!;
+    const lo = minRow[g]!;
+    if (lo < 0 || compareBytes(bytes, start, length, starts[lo]!, lengths[lo]!) < 0) minRow[g] = row;
+    const hi = maxRow[g]!;
+    if (hi < 0 || compareBytes(bytes, start, length, starts[hi]!, lengths[hi]!) > 0) maxRow[g] = row;
+  }
+  stats.forEach((s, g) => {
+    if (minRow[g]! >= 0) s.min = column.at(minRow[g]!);
+    if (maxRow[g]! >= 0) s.max = column.at(maxRow[g]!);
+  });
   return {
     type: VARCHAR,
-    read: same,
-    fill(vector, values, from, rows, scratch, name) {
-      scratch.begin();
-      for (let i = 0; i < rows; i++) {
-        const v = values[from + i];
-        if (v == null) {
-          scratch.setNull(i);
-          continue;
-        }
-        let s: string | undefined;
-        try {
-          s = text(v);
-        } catch (cause) {
-          throw invalid(name, from + i, cause);
-        }
-        if (s === undefined) throw mismatch(kind, name, from + i, v);
-        duckdb.vector_assign_string_element(vector, i, s);
+    stats,
+    fill(vector, rows, from, count, scratch) {
+      scratch.beginStrings(count);
+      for (let i = 0; i < count; i++) {
+        const row = rows[from + i]!;
+        const length = lengths[row]!;
+        if (length < 0) scratch.setNull(i);
+        else scratch.setUtf8(i, bytes, starts[row]!, length);
       }
-      scratch.finish(vector, rows, 0);
+      scratch.finishStrings(vector, count);
     },
   };
 }
+
+function binaryColumn(
+  values: ArrayLike<unknown>,
+  name: string,
+  groupOf: ArrayLike<number> | undefined,
+  stats: ColumnGroupStats[],
+): PreparedColumn {
+  for (let row = 0; row < values.length; row++) {
+    const v = values[row];
+    if (v == null) continue;
+    if (!(v instanceof Uint8Array)) throw mismatch(ColumnKind.Binary, name, row, v);
+    stats[groupOf === undefined ? 0 : groupOf[row]!]!.nonNull++;
+  }
+  return {
+    type: BLOB,
+    stats,
+    fill(vector, rows, from, count, scratch) {
+      scratch.begin();
+      for (let i = 0; i < count; i++) {
+        const v = values[rows[from + i]!] as Uint8Array | null | undefined;
+        if (v == null) scratch.setNull(i);
+        else duckdb.vector_assign_string_element_len(vector, i, v);
+      }
+      scratch.finish(vector, count, 0);
+    },
+  };
+}
+
+/**
+ * Orders two JS strings as their UTF-8 bytes order (DuckDB's order for VARCHAR): UTF-16 code
+ * units order the same except that surrogates (characters above U+FFFF) sort after U+E000–U+FFFF.
+ */
+export function compareUtf8(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x < 0xd800 || y < 0xd800) return x - y;
+    // A lone surrogate is stored as U+FFFD: compare as stored.
+    return Buffer.compare(Buffer.from(a.slice(i), "utf8"), Buffer.from(b.slice(i), "utf8"));
+  }
+  return a.length - b.length;
+}
+
+// Orders two byte ranges of `bytes` as memcmp, then by length.
+function compareBytes(bytes: Uint8Array, a: number, aLength: number, b: number, bLength: number): number {
+  const n = Math.min(aLength, bLength);
+  for (let k = 0; k < n; k++) {
+    const d = bytes[a + k]! - bytes[b + k]!;
+    if (d !== 0) return d;
+  }
+  return aLength - bLength;
+}
+
+const jsonText = (v: unknown) => COLUMN_KINDS.json.stage(v) as string;
 
 // The kind's own `stage` words the error, so it reads the same as every other type check.
 function mismatch(kind: ColumnKind, name: string, row: number, value: unknown): LakeError {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { type AvroColumn, type AvroSchema, avroColumns } from "./avro-columns.js";
 import { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
+import { type ColumnValues, Utf8Column } from "./column-vectors.js";
 import { readLastCheckpoint, writeCheckpoint } from "./delta-checkpoint.js";
 import {
   applyDeltaActions,
@@ -62,13 +63,16 @@ export interface CuratedRow {
  */
 export interface CuratedColumns {
   readonly rows: number;
-  /** Each data column's values (null or undefined = NULL), in {@link CuratedTable.dataColumns} order. */
-  readonly data: readonly ArrayLike<unknown>[];
-  readonly eventIds: ArrayLike<string>;
+  /**
+   * Each data column's values (null or undefined = NULL), in {@link CuratedTable.dataColumns}
+   * order; a string column's may be its text as UTF-8 ({@link Utf8Column}).
+   */
+  readonly data: readonly ColumnValues[];
+  readonly eventIds: ArrayLike<string> | Utf8Column;
   /** ms since the epoch. */
   readonly ingestedAts: ArrayLike<number>;
   /** 32 hex characters, or null when the event carried no trace. */
-  readonly traceIds: ArrayLike<string | null>;
+  readonly traceIds: ArrayLike<string | null> | Utf8Column;
   readonly schemaVersions: ArrayLike<number>;
 }
 
@@ -226,6 +230,11 @@ export class CuratedTable {
     return this.#columns.slice(0, this.#columns.length - LINEAGE.length).map((c) => c.name);
   }
 
+  /** Kinds of the data columns, in {@link dataColumns} order. */
+  get dataColumnKinds(): readonly ColumnKind[] {
+    return this.#columns.slice(0, this.#columns.length - LINEAGE.length).map((c) => c.kind);
+  }
+
   async #append(source: CuratedColumnsSource, lastSeq: number): Promise<AppendResult> {
     if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
       throw new LakeError(
@@ -317,7 +326,15 @@ export class CuratedTable {
     const groupOf = new Int32Array(batch.rows);
     const groupOfDay = new Map<number | null, number>();
     const eventTime = this.#eventTime;
-    const times = eventTime === undefined ? undefined : batch.data[this.#columns.indexOf(eventTime)];
+    const column = eventTime === undefined ? undefined : batch.data[this.#columns.indexOf(eventTime)];
+    // The event time is a timestamp or long column: its values are never UTF-8 text.
+    const times = column instanceof Utf8Column ? undefined : column;
+    if (column !== undefined && times === undefined) {
+      throw new LakeError(
+        `dataset "${this.#options.dataset}": event time column "${eventTime!.name}" holds text`,
+        LakeErrorCode.InvalidArgument,
+      );
+    }
     for (let i = 0; i < batch.rows; i++) {
       const day = times === undefined ? null : this.#eventDay(times[i], i);
       let group = groupOfDay.get(day);

@@ -2,7 +2,8 @@ export type { AvroColumn, AvroSchema } from "./avro-columns.js";
 export { avroColumns } from "./avro-columns.js";
 export type { ColumnKindSpec } from "./column-kind.js";
 export { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
-export { fitsColumn } from "./column-vectors.js";
+export type { ColumnValues } from "./column-vectors.js";
+export { fitsColumn, Utf8Column } from "./column-vectors.js";
 export type {
   CompactedPartition,
   CompactionResult,

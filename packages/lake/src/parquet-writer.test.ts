@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ColumnKind } from "./column-kind.js";
+import { Utf8Column } from "./column-vectors.js";
 import { LakeError, LakeErrorCode } from "./errors.js";
 import { type ParquetColumn, ParquetWriter } from "./parquet-writer.js";
 import { quoteString } from "./sql.js";
@@ -249,6 +250,53 @@ describe("ParquetWriter", () => {
       );
     });
     expect(mismatches).toEqual([]);
+  });
+
+  it("writes text given as UTF-8 bytes or strings, short and long, across chunks and groups", async () => {
+    const n = 5_000; // more than two data chunks per group
+    const texts = Array.from({ length: n }, (_, i) =>
+      i % 13 === 0
+        ? null
+        : ["", "x".repeat(12), "y".repeat(13), `é${i}`.repeat(i % 40), "😀 ünïcödé text"][i % 5]!,
+    );
+    const pieces = texts.map((t) => (t === null ? null : Buffer.from(t, "utf8")));
+    const starts = new Int32Array(n);
+    const lengths = new Int32Array(n);
+    let at = 7; // the column's bytes need not start at 0
+    pieces.forEach((p, i) => {
+      starts[i] = at;
+      lengths[i] = p === null ? -1 : p.length;
+      at += p?.length ?? 0;
+    });
+    const bytes = Buffer.concat([Buffer.alloc(7), ...pieces.filter((p) => p !== null)]);
+    const paths = [0, 1, 2].map((g) => join(dir, "utf8", `${g}.parquet`));
+    const files = await writer.write({
+      columns: [
+        { name: "i", kind: ColumnKind.Int, values: Array.from({ length: n }, (_, i) => i) },
+        { name: "bytes", kind: ColumnKind.String, values: new Utf8Column(bytes, starts, lengths) },
+        { name: "js", kind: ColumnKind.String, values: texts },
+      ],
+      files: paths,
+      groupOf: Array.from({ length: n }, (_, i) => i % 3),
+    });
+    expect(files.map((f) => f.stats.numRecords)).toEqual([1667, 1667, 1666]);
+    const read = (
+      await db.runAndReadAll(
+        `SELECT i, bytes, js FROM read_parquet([${paths.map(quoteString).join(", ")}]) ORDER BY i`,
+      )
+    ).getRows();
+    expect(read).toHaveLength(n);
+    expect(read.filter(([i, b, j]) => b !== texts[i as number] || j !== texts[i as number])).toEqual([]);
+    for (const [g, file] of files.entries()) {
+      const mine = texts.filter((t, i) => i % 3 === g && t !== null) as string[];
+      const sorted = [...mine].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+      expect(file.stats.nullCount).toEqual({
+        i: 0,
+        bytes: file.stats.numRecords - mine.length,
+        js: file.stats.numRecords - mine.length,
+      });
+      expect([file.stats.minValues.bytes, file.stats.minValues.js]).toEqual([sorted[0], sorted[0]]);
+    }
   });
 
   it("stores strings as given: NUL, lone surrogates (as U+FFFD), quotes, empty, all NULL", async () => {

@@ -2,21 +2,35 @@ import { randomUUID } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { setImmediate } from "node:timers/promises";
-import { type DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
+import {
+  type DuckDBConnection,
+  DuckDBInstance,
+  DuckDBTableFunction,
+  type DuckDBValue,
+  INTEGER,
+} from "@duckdb/node-api";
 import duckdb from "@duckdb/node-bindings";
 import { COLUMN_KINDS, type ColumnKind } from "./column-kind.js";
-import { columnVectors, GROUP_VECTORS, VECTOR_ROWS, VectorScratch } from "./column-vectors.js";
+import {
+  type ColumnValues,
+  type PreparedColumn,
+  prepareColumn,
+  VECTOR_ROWS,
+  VectorScratch,
+} from "./column-vectors.js";
 import { ensureDir, renameDurable, syncFile } from "./durable-fs.js";
 import { LakeError, LakeErrorCode } from "./errors.js";
 import { Serial } from "./serial.js";
 import { quoteIdent, quoteString } from "./sql.js";
 
-/** One column to write: its name, kind and one value per row (null or undefined = NULL). */
+/**
+ * One column to write: its name, kind and one value per row (null or undefined = NULL), or for a
+ * string or JSON column its text already in UTF-8 ({@link Utf8Column}).
+ */
 export interface ParquetColumn {
   readonly name: string;
   readonly kind: ColumnKind;
-  readonly values: ArrayLike<unknown>;
+  readonly values: ColumnValues;
 }
 
 /** Rows to write, column by column, split into one file per group. */
@@ -77,25 +91,28 @@ export interface ParquetWriterOptions {
  */
 export const DEFAULT_PARQUET_MEMORY_LIMIT = "256MB";
 
-const GROUP = quoteIdent("inlet_group");
-// Writes past staging (statistics, COPY, fsync) at once, each on its own connection, while the next
-// request stages: DuckDB's threads write files while the event loop fills the next table.
+// The table function each COPY scans its rows from (see ParquetWriter.#scanFunction).
+const SCAN_FUNCTION = "inlet_scan";
+// Writes past preparing (COPY, fsync) at once, each on its own connection, while the next request
+// is built and prepared: DuckDB's threads encode and compress one write's files while the event
+// loop decodes the next batch.
 const MAX_COPYING = 2;
 // ZSTD level 1: measured on a 6,000-row batch of the demo's clicks, a quarter less CPU per COPY
 // than DuckDB's default (3), and no larger on batches this small. Compaction rewrites at the default.
 const ZSTD_LEVEL = 1;
-// Rows appended between two turns of the event loop (each turn blocks for a few ms).
-const YIELD_ROWS = 8 * VECTOR_ROWS;
 
 /**
- * Writes rows to ZSTD Parquet files through one in-memory DuckDB: the columns' values are copied
- * into data chunks (see `column-vectors.ts`) and appended to a staging table, then each file is one
- * `COPY (SELECT …) TO` into a temp name, fsynced and renamed into place. Statistics for Delta come
- * from one aggregate over the staging table, which is dropped after every write.
+ * Writes rows to ZSTD Parquet files through one in-memory DuckDB, with no table in between: each
+ * file is one `COPY (SELECT … FROM inlet_scan(id)) TO` into a temp name, fsynced and renamed into
+ * place. `inlet_scan` is a table function of this writer's that fills DuckDB's data chunks straight
+ * from the request's columns (see `column-vectors.ts`). Every value is checked, and each file's
+ * Delta statistics (row and null counts, min/max) gathered, in one pass in JS before any COPY, so a
+ * bad value fails the write before it writes anything.
  *
- * Writes are pipelined: one request is built and staged at a time (on the event loop), while the
- * one staged before it is written out by DuckDB's threads on its own connection. Staging tables in
- * DuckDB are so at most {@link MAX_COPYING} + 1. One writer can serve many tables.
+ * Writes are pipelined: one request is built and prepared at a time (on the event loop), while at
+ * most {@link MAX_COPYING} prepared before it are written out by DuckDB's threads, each on its own
+ * connection. A request's values are held until its files are written. One writer can serve many
+ * tables.
  */
 export class ParquetWriter {
   readonly #instance: DuckDBInstance;
@@ -103,13 +120,17 @@ export class ParquetWriter {
   readonly #rowGroupSize: number;
   readonly #spillDir: string;
   readonly #idle: DuckDBConnection[] = [];
-  // Writes past staging, each as a promise that settles (never rejects) when it ends.
+  // Writes past preparing, each as a promise that settles (never rejects) when it ends.
   readonly #copying = new Set<Promise<void>>();
-  // Every write not finished (its staging table dropped, its connection back), settling only.
+  // Every write not finished (its connection back), settling only.
   readonly #writes = new Set<Promise<void>>();
   #stageTurn: Promise<unknown> = Promise.resolve();
   readonly #serial = new Serial();
-  #tables = 0;
+  // The rows each COPY in flight scans, by the id its SQL names.
+  readonly #scans = new Map<number, Scan>();
+  #scanIds = 0;
+  // Filled by one scan call at a time: DuckDB's calls all run on the event loop.
+  readonly #scratch = new VectorScratch();
   #closed = false;
 
   private constructor(
@@ -135,7 +156,10 @@ export class ParquetWriter {
     if (options.threads !== undefined) config.threads = String(options.threads);
     const instance = await DuckDBInstance.create(":memory:", config);
     const connection = await instance.connect();
-    return new ParquetWriter(instance, connection, options.rowGroupSize ?? 122_880, spillDir);
+    const writer = new ParquetWriter(instance, connection, options.rowGroupSize ?? 122_880, spillDir);
+    // Registered once, for every connection of the instance.
+    connection.registerTableFunction(writer.#scanFunction());
+    return writer;
   }
 
   /**
@@ -188,16 +212,14 @@ export class ParquetWriter {
     await rm(this.#spillDir, { recursive: true, force: true }); // in case DuckDB left it
   }
 
-  // Builds and stages the request (the stage turn), calls `staged`, then writes its files.
+  // Builds and prepares the request (the stage turn), calls `staged`, then writes its files.
   async #write(source: ParquetWriteSource, staged: () => void): Promise<WrittenParquetFile[]> {
     let connection: DuckDBConnection | undefined;
-    let table: string | undefined;
     try {
       while (this.#copying.size >= MAX_COPYING) await Promise.race(this.#copying);
+      const plan = prepare(typeof source === "function" ? await source() : source);
       connection = this.#idle.pop() ?? (await this.#instance.connect());
-      table = quoteIdent(`inlet_staging_${++this.#tables}`);
-      const plan = await this.#stage(connection, table, source);
-      const copying = this.#copy(connection, table, plan);
+      const copying = this.#copy(connection, plan);
       const settled = copying.then(
         () => {},
         () => {},
@@ -209,36 +231,41 @@ export class ParquetWriter {
     } finally {
       staged();
       if (connection !== undefined) {
-        if (table !== undefined) await connection.run(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
         if (this.#closed) connection.closeSync();
         else this.#idle.push(connection);
       }
     }
   }
 
-  // Statistics, then one COPY per group into a temp file, fsynced and renamed into place.
-  async #copy(connection: DuckDBConnection, table: string, staged: Staged): Promise<WrittenParquetFile[]> {
+  // One COPY per group into a temp file, fsynced and renamed into place. Each COPY scans the
+  // group's rows through SCAN_FUNCTION, which fills DuckDB's vectors from the prepared columns.
+  async #copy(connection: DuckDBConnection, plan: Plan): Promise<WrittenParquetFile[]> {
     const tempFiles: string[] = [];
     try {
-      const stats = await this.#statistics(connection, table, staged);
       const written: WrittenParquetFile[] = [];
-      for (const [group, fileStats] of stats) {
-        const path = staged.files[group]!;
+      const select = plan.names
+        .map((name, i) => `${COLUMN_KINDS[plan.kinds[i]!].output(scannedColumn(i))} AS ${quoteIdent(name)}`)
+        .join(", ");
+      for (const [group, rows] of plan.rowsOf.entries()) {
+        if (rows.length === 0) continue;
+        const path = plan.files[group]!;
         const temp = join(dirname(path), `.${basename(path)}.${randomUUID()}.tmp`);
         tempFiles.push(temp);
         await ensureDir(dirname(path));
-        const where = staged.grouped ? ` WHERE ${GROUP} = ${group}` : "";
-        const select = staged.columns
-          .map((c) => `${COLUMN_KINDS[c.kind].output(c.read)} AS ${quoteIdent(c.name)}`)
-          .join(", ");
-        await connection.run(
-          `COPY (SELECT ${select} FROM ${table}${where}) TO ${quoteString(temp)} ` +
-            `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${ZSTD_LEVEL}, ROW_GROUP_SIZE ${this.#rowGroupSize})`,
-        );
+        const id = ++this.#scanIds;
+        this.#scans.set(id, { columns: plan.columns, rows });
+        try {
+          await connection.run(
+            `COPY (SELECT ${select} FROM ${SCAN_FUNCTION}(${id})) TO ${quoteString(temp)} ` +
+              `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${ZSTD_LEVEL}, ROW_GROUP_SIZE ${this.#rowGroupSize})`,
+          );
+        } finally {
+          this.#scans.delete(id);
+        }
         await syncFile(temp);
         await renameDurable(temp, path);
         tempFiles.pop();
-        written.push({ path, size: (await stat(path)).size, stats: fileStats });
+        written.push({ path, size: (await stat(path)).size, stats: fileStats(plan, group, rows.length) });
       }
       return written;
     } finally {
@@ -246,100 +273,113 @@ export class ParquetWriter {
     }
   }
 
-  // Builds the request (when `source` is a function) and stages its rows. They are appended one
-  // data chunk (VECTOR_ROWS rows) at a time, each column copied into its vector by
-  // `columnVectors`. Appending is synchronous, so the event loop gets a turn every YIELD_ROWS rows,
-  // after the appender has flushed what it holds into the staging table. The request's values are
-  // garbage once this returns: what the statistics and COPY need is in the {@link Staged}.
-  async #stage(connection: DuckDBConnection, table: string, source: ParquetWriteSource): Promise<Staged> {
-    const request = typeof source === "function" ? await source() : source;
-    const rowCount = checkRequest(request);
-    const { columns, groupOf } = request;
-    const vectors = columns.map((c) => columnVectors(c.kind, c.values));
-    const definitions = vectors.map((v, i) => `${stagedColumn(i)} ${v.type.toString()}`);
-    const types = vectors.map((v) => v.type);
-    if (groupOf !== undefined) {
-      definitions.push(`${GROUP} INTEGER`);
-      types.push(GROUP_VECTORS.type);
-    }
-    await connection.run(`CREATE OR REPLACE TABLE ${table} (${definitions.join(", ")})`);
-    const appender = await connection.createAppender(table.slice(1, -1));
-    const scratch = new VectorScratch();
-    try {
-      const chunk = DuckDBDataChunk.create(types); // refilled for every VECTOR_ROWS rows
-      for (let from = 0; from < rowCount; from += VECTOR_ROWS) {
-        const rows = Math.min(VECTOR_ROWS, rowCount - from);
-        chunk.reset();
-        chunk.rowCount = rows;
-        columns.forEach((column, c) => {
-          const vector = duckdb.data_chunk_get_vector(chunk.chunk, c);
-          vectors[c]!.fill(vector, column.values, from, rows, scratch, column.name);
+  // The table function every COPY reads its rows from: `inlet_scan(id)` scans the rows of
+  // `#scans.get(id)`, VECTOR_ROWS at a time. DuckDB calls it from its thread; the bindings run each
+  // call on the event loop, which fills the chunk's vectors while DuckDB's thread waits.
+  #scanFunction(): DuckDBTableFunction {
+    return DuckDBTableFunction.create({
+      name: SCAN_FUNCTION,
+      parameterTypes: [INTEGER],
+      bindFunction: (bind) => {
+        const scan = this.#scans.get(Number(bind.getParameter(0)));
+        if (scan === undefined) {
+          bind.setError(`${SCAN_FUNCTION}: no scan ${String(bind.getParameter(0))}`);
+          return;
+        }
+        scan.columns.forEach((column, i) => {
+          bind.addResultColumn(`c${i}`, column.type);
         });
-        if (groupOf !== undefined) {
-          const vector = duckdb.data_chunk_get_vector(chunk.chunk, columns.length);
-          GROUP_VECTORS.fill(vector, groupOf, from, rows, scratch, GROUP);
-        }
-        appender.appendDataChunk(chunk);
-        if ((from + rows) % YIELD_ROWS === 0 && from + rows < rowCount) {
-          appender.flushSync();
-          await setImmediate();
-        }
-      }
-    } finally {
-      appender.closeSync();
-    }
-    return {
-      columns: columns.map((c, i) => ({
-        name: c.name,
-        kind: c.kind,
-        read: vectors[i]!.read(stagedColumn(i)),
-      })),
-      files: request.files,
-      grouped: groupOf !== undefined,
-    };
-  }
-
-  // One aggregate over the staging table gives every group's row count, null counts and min/max.
-  async #statistics(
-    connection: DuckDBConnection,
-    table: string,
-    { columns, grouped }: Staged,
-  ): Promise<Map<number, ParquetFileStats>> {
-    const select = [grouped ? GROUP : "0", "count(*)"];
-    for (const column of columns) {
-      select.push(`count(${column.read})`);
-      if (COLUMN_KINDS[column.kind].stat) select.push(`min(${column.read})`, `max(${column.read})`);
-    }
-    const groupBy = grouped ? ` GROUP BY ${GROUP} ORDER BY ${GROUP}` : "";
-    const reader = await connection.runAndReadAll(`SELECT ${select.join(", ")} FROM ${table}${groupBy}`);
-    const result = new Map<number, ParquetFileStats>();
-    for (const row of reader.getRows()) {
-      const numRecords = Number(row[1]);
-      if (numRecords === 0) continue;
-      const stats: ParquetFileStats = { numRecords, minValues: {}, maxValues: {}, nullCount: {} };
-      let at = 2;
-      for (const column of columns) {
-        stats.nullCount[column.name] = numRecords - Number(row[at++]);
-        const stat = COLUMN_KINDS[column.kind].stat;
-        if (!stat) continue;
-        setStat(stats.minValues, column.name, stat(row[at++] as DuckDBValue, "min"));
-        setStat(stats.maxValues, column.name, stat(row[at++] as DuckDBValue, "max"));
-      }
-      result.set(Number(row[0]), stats);
-    }
-    return result;
+        bind.setCardinality(scan.rows.length, true);
+        bind.setBindData(scan);
+      },
+      initFunction: (init) => {
+        init.setMaxThreads(1);
+        init.setInitData({ next: 0 });
+      },
+      mainFunction: (info, output) => {
+        const scan = info.getBindData() as Scan;
+        const cursor = info.getInitData() as { next: number };
+        const count = Math.min(VECTOR_ROWS, scan.rows.length - cursor.next);
+        output.rowCount = count;
+        scan.columns.forEach((column, i) => {
+          column.fill(
+            duckdb.data_chunk_get_vector(output.chunk, i),
+            scan.rows,
+            cursor.next,
+            count,
+            this.#scratch,
+          );
+        });
+        cursor.next += count;
+      },
+    });
   }
 }
 
-/** A staged request: each column with the SQL reading its staged value, and the files to write. */
-interface Staged {
-  readonly columns: readonly { readonly name: string; readonly kind: ColumnKind; readonly read: string }[];
+/** A checked request: its columns prepared, each group's rows, and the files to write. */
+interface Plan {
+  readonly names: readonly string[];
+  readonly kinds: readonly ColumnKind[];
+  readonly columns: readonly PreparedColumn[];
+  /** The rows of each group (file), in order. */
+  readonly rowsOf: readonly Int32Array[];
   readonly files: readonly string[];
-  /** True when the rows carry their group (file) in the GROUP column. */
-  readonly grouped: boolean;
 }
 
-function stagedColumn(index: number): string {
+/** What one COPY scans: the prepared columns, and which of their rows. */
+interface Scan {
+  readonly columns: readonly PreparedColumn[];
+  readonly rows: Int32Array;
+}
+
+// Checks the request, gathers each group's statistics and rows. Synchronous: one pass over each column.
+function prepare(request: ParquetWriteRequest): Plan {
+  const rowCount = checkRequest(request);
+  const { columns, groupOf, files } = request;
+  const groups = groupOf === undefined ? 1 : files.length;
+  return {
+    names: columns.map((c) => c.name),
+    kinds: columns.map((c) => c.kind),
+    columns: columns.map((c) => prepareColumn(c.kind, c.values, c.name, groupOf, groups)),
+    rowsOf: rowsByGroup(rowCount, groupOf, groups),
+    files,
+  };
+}
+
+// Each group's rows, in order (a counting sort of `groupOf`).
+function rowsByGroup(rowCount: number, groupOf: ArrayLike<number> | undefined, groups: number): Int32Array[] {
+  if (groupOf === undefined) {
+    const all = new Int32Array(rowCount);
+    for (let i = 0; i < rowCount; i++) all[i] = i;
+    return [all];
+  }
+  const counts = new Int32Array(groups);
+  for (let i = 0; i < rowCount; i++) counts[groupOf[i]!]!++;
+  const rowsOf = Array.from(counts, (n) => new Int32Array(n));
+  const filled = new Int32Array(groups);
+  for (let i = 0; i < rowCount; i++) {
+    const g = groupOf[i]!;
+    rowsOf[g]![filled[g]!++] = i;
+  }
+  return rowsOf;
+}
+
+// A group's file statistics in Delta's shape, from the prepared columns'.
+function fileStats(plan: Plan, group: number, numRecords: number): ParquetFileStats {
+  const stats: ParquetFileStats = { numRecords, minValues: {}, maxValues: {}, nullCount: {} };
+  plan.columns.forEach((column, i) => {
+    const name = plan.names[i]!;
+    const { nonNull, min, max } = column.stats[group]!;
+    stats.nullCount[name] = numRecords - nonNull;
+    const stat = COLUMN_KINDS[plan.kinds[i]!].stat;
+    if (stat === undefined) return;
+    if (min !== undefined) setStat(stats.minValues, name, stat(min as DuckDBValue, "min"));
+    if (max !== undefined) setStat(stats.maxValues, name, stat(max as DuckDBValue, "max"));
+  });
+  return stats;
+}
+
+function scannedColumn(index: number): string {
   return quoteIdent(`c${index}`);
 }
 

@@ -33,11 +33,12 @@ import {
 } from "@inlet/telemetry";
 import type { Consumer, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { ColumnsBuilder } from "./columns-builder.js";
 import { FileSizer, type PartitionRows } from "./file-sizing.js";
 import { type BatchEntry, type FlushBounds, FlushReason, MicroBatch } from "./micro-batch.js";
 import { PullLoop } from "./pull-loop.js";
 import { RecentFrames } from "./recent-frames.js";
-import { ColumnsBuilder, RejectCode, type RejectedEvent, RowDecoder } from "./row-decoder.js";
+import { RejectCode, type RejectedEvent, RowDecoder } from "./row-decoder.js";
 import { type WriterGauges, type WriterMetrics, Zone } from "./writer-metrics.js";
 
 /** What a {@link CuratedWriter} needs. */
@@ -464,8 +465,18 @@ export class CuratedWriter implements WriterGauges {
     decoded: { rows: number; newest: number },
   ): Promise<CuratedColumns> {
     let capacity = 0;
-    for (const entry of entries) capacity += entry.item.events;
-    const columns = new ColumnsBuilder(this.#table.dataColumns, capacity);
+    let bytes = 0;
+    for (const entry of entries) {
+      capacity += entry.item.events;
+      bytes += entry.item.body.length;
+    }
+    const kinds = this.#table.dataColumnKinds;
+    // The text of the rows is at most about the bodies' bytes (ids included), plus the trace ids.
+    const columns = new ColumnsBuilder(
+      this.#table.dataColumns.map((name, c) => ({ name, kind: kinds[c]! })),
+      capacity,
+      bytes + capacity * 32,
+    );
     const rejected: { event: RejectedEvent; traceparent: string | undefined }[] = [];
     const frameRejects: RejectedEvent[] = [];
     let yieldedAt = performance.now();

@@ -1,6 +1,7 @@
 import { walkFrame } from "@inlet/bus";
-import type { CuratedColumns } from "@inlet/lake";
 import type { AvroType, RegisteredSchema } from "@inlet/schema";
+import { AvroRowReader } from "./avro-row-reader.js";
+import type { ColumnsBuilder } from "./columns-builder.js";
 import { RowCheck } from "./row-check.js";
 
 /** Codes of events the lake-writer dead-letters (`Inlet-Error-Code`). */
@@ -29,77 +30,11 @@ export interface RejectedEvent {
 type Resolver = ReturnType<AvroType["createResolver"]>;
 
 /**
- * Rows gathered as columns ({@link CuratedColumns}): the table's data columns by name, then the
- * lineage. Each event object is read once and can be collected young.
- */
-export class ColumnsBuilder {
-  readonly #names: readonly string[];
-  readonly #data: unknown[][];
-  readonly #eventIds: string[];
-  readonly #ingestedAts: Float64Array;
-  readonly #traceIds: (string | null)[];
-  readonly #schemaVersions: Int32Array;
-  #rows = 0;
-
-  /**
-   * `names`: the table's data columns, in {@link CuratedTable.dataColumns} order; `capacity`: the
-   * most rows that will be added (the arrays are made that long once, never grown).
-   */
-  constructor(names: readonly string[], capacity: number) {
-    this.#names = names;
-    this.#data = names.map(() => new Array<unknown>(capacity));
-    this.#eventIds = new Array<string>(capacity);
-    this.#ingestedAts = new Float64Array(capacity);
-    this.#traceIds = new Array<string | null>(capacity);
-    this.#schemaVersions = new Int32Array(capacity);
-  }
-
-  get rows(): number {
-    return this.#rows;
-  }
-
-  add(
-    event: Readonly<Record<string, unknown>>,
-    eventId: string,
-    ingestedAt: number,
-    traceId: string,
-    schemaVersion: number,
-  ): void {
-    const row = this.#rows;
-    if (row >= this.#eventIds.length)
-      throw new RangeError(`more rows than the ${this.#eventIds.length} expected`);
-    const names = this.#names;
-    const data = this.#data;
-    for (let c = 0; c < names.length; c++) data[c]![row] = event[names[c]!];
-    this.#eventIds[row] = eventId;
-    this.#ingestedAts[row] = ingestedAt;
-    this.#traceIds[row] = traceId === "" ? null : traceId;
-    this.#schemaVersions[row] = schemaVersion;
-    this.#rows = row + 1;
-  }
-
-  /** The rows added, as columns (cut to their number: rejected events leave capacity unused). */
-  columns(): CuratedColumns {
-    const rows = this.#rows;
-    const cut = <T>(values: T[]): T[] => {
-      values.length = rows;
-      return values;
-    };
-    return {
-      rows,
-      data: this.#data.map(cut),
-      eventIds: cut(this.#eventIds),
-      ingestedAts: this.#ingestedAts.subarray(0, rows),
-      traceIds: cut(this.#traceIds),
-      schemaVersions: this.#schemaVersions.subarray(0, rows),
-    };
-  }
-}
-
-/**
  * Turns frame payloads into curated rows under the table's schema (the dataset's newest version):
  * a payload of an older version is read through an Avro resolver, so fields it lacks take their
- * defaults (null). Each row is checked against what the table can store.
+ * defaults (null). Each row is checked against what the table can store. Payloads of the table's
+ * own version go straight from bytes to columns ({@link AvroRowReader}) where the schema allows;
+ * the events it gives up on, and every other payload, are decoded with avsc.
  */
 export class RowDecoder {
   /** The table's schema: rows come out in its shape. */
@@ -107,6 +42,8 @@ export class RowDecoder {
   readonly #check: RowCheck;
   readonly #eventTimeField: string;
   readonly #resolvers = new Map<string, Resolver | undefined>();
+  // The byte reader for the builder columns it was made for (null: the schema needs avsc).
+  #reader: { readonly key: string; readonly reader: AvroRowReader | undefined } | undefined;
 
   constructor(schema: RegisteredSchema, eventTimeField: string) {
     this.schema = schema;
@@ -136,8 +73,26 @@ export class RowDecoder {
     const resolver = this.#resolver(writer);
     const schemaVersion = writer.version;
     const timeField = this.#eventTimeField;
+    const reader = resolver === undefined ? this.#readerFor(rows) : undefined;
     let newest = 0;
     walkFrame(body, (idBytes, ingestedAt, start, end) => {
+      if (reader !== undefined) {
+        const time = reader.read(
+          body,
+          start,
+          end,
+          rows,
+          idBytes.start,
+          idBytes.end,
+          ingestedAt,
+          traceId,
+          schemaVersion,
+        );
+        if (!Number.isNaN(time)) {
+          if (time > newest) newest = time;
+          return;
+        }
+      }
       const id = body.toString("utf8", idBytes.start, idBytes.end);
       let event: Record<string, unknown>;
       try {
@@ -164,6 +119,15 @@ export class RowDecoder {
       if (typeof time === "number" && time > newest) newest = time;
     });
     return newest;
+  }
+
+  // The byte reader for `rows`' columns, made once per set of columns.
+  #readerFor(rows: ColumnsBuilder): AvroRowReader | undefined {
+    const key = rows.dataColumns.map((c) => `${c.name}:${c.kind}`).join("\n");
+    if (this.#reader?.key !== key) {
+      this.#reader = { key, reader: AvroRowReader.for(this.schema.schema, rows, this.#eventTimeField) };
+    }
+    return this.#reader.reader;
   }
 
   // No resolver for the table's own version; one per older version, built once.

@@ -1,0 +1,247 @@
+import { ColumnKind, type CuratedColumns, Utf8Column } from "@inlet/lake";
+
+/** A data column of the table: its name and kind. */
+export interface BuilderColumn {
+  readonly name: string;
+  readonly kind: ColumnKind;
+}
+
+/** The bytes of a builder's text, every column's back to back in one buffer (grown by doubling). */
+class ByteArena {
+  bytes: Buffer;
+  used = 0;
+
+  constructor(size: number) {
+    this.bytes = Buffer.allocUnsafe(Math.max(1024, size));
+  }
+
+  /** Room for `length` more bytes; returns where they go (mark them used once written). */
+  reserve(length: number): number {
+    const needed = this.used + length;
+    if (needed > this.bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, this.bytes.length * 2));
+      this.bytes.copy(grown, 0, 0, this.used);
+      this.bytes = grown;
+    }
+    return this.used;
+  }
+}
+
+/** One text column being built as UTF-8 in the builder's arena: each row's start and length (-1: NULL). */
+class Utf8Builder {
+  readonly #arena: ByteArena;
+  readonly starts: Int32Array;
+  readonly lengths: Int32Array;
+
+  constructor(arena: ByteArena, capacity: number) {
+    this.#arena = arena;
+    this.starts = new Int32Array(capacity);
+    this.lengths = new Int32Array(capacity);
+  }
+
+  setNull(row: number): void {
+    this.starts[row] = 0;
+    this.lengths[row] = -1;
+  }
+
+  /** Row `row` is `length` bytes (well-formed UTF-8) at `start` of `source`. */
+  setBytes(row: number, source: Uint8Array, start: number, length: number): void {
+    const arena = this.#arena;
+    const at = arena.reserve(length);
+    const bytes = arena.bytes;
+    if (length <= 32) for (let k = 0; k < length; k++) bytes[at + k] = source[start + k]!;
+    else bytes.set(source.subarray(start, start + length), at);
+    this.starts[row] = at;
+    this.lengths[row] = length;
+    arena.used = at + length;
+  }
+
+  /** Row `row` is the JS string `s` (lone surrogates become U+FFFD). */
+  setString(row: number, s: string): void {
+    const arena = this.#arena;
+    const at = arena.reserve(s.length * 3);
+    const length = arena.bytes.write(s, at, s.length * 3, "utf8");
+    this.starts[row] = at;
+    this.lengths[row] = length;
+    arena.used = at + length;
+  }
+
+  column(rows: number): Utf8Column {
+    return new Utf8Column(this.#arena.bytes, this.starts.subarray(0, rows), this.lengths.subarray(0, rows));
+  }
+}
+
+/**
+ * Rows gathered as columns ({@link CuratedColumns}): the table's data columns, then the lineage.
+ * String columns (and the event and trace ids) are kept as UTF-8 bytes ({@link Utf8Column}), all in
+ * one arena, the others as one value per row. Rows come either from decoded event objects ({@link add}) or are
+ * written field by field straight from Avro bytes ({@link row}, then {@link commit} or
+ * {@link abort}).
+ */
+export class ColumnsBuilder {
+  readonly #columns: readonly BuilderColumn[];
+  readonly #index: ReadonlyMap<string, number>;
+  // Per data column: its text builder (string columns) or its values (the rest).
+  readonly #text: (Utf8Builder | undefined)[];
+  readonly #values: (unknown[] | undefined)[];
+  readonly #eventIds: Utf8Builder;
+  readonly #ingestedAts: Float64Array;
+  readonly #traceIds: Utf8Builder;
+  readonly #schemaVersions: Int32Array;
+  readonly #capacity: number;
+  readonly #arena: ByteArena;
+  #rows = 0;
+  // Arena bytes used when the row in progress began.
+  #mark = 0;
+  // The last trace id seen and its bytes: a frame's events share one.
+  #trace = "";
+  #traceBytes = Buffer.alloc(0);
+
+  /**
+   * `columns`: the table's data columns, in {@link CuratedTable.dataColumns} order; `capacity`: the
+   * most rows that will be added (the arrays are made that long once, never grown); `textBytes`:
+   * about how many bytes of text they will hold (the arena's first size, grown if short).
+   */
+  constructor(columns: readonly BuilderColumn[], capacity: number, textBytes = capacity * 64) {
+    this.#columns = columns;
+    this.#capacity = capacity;
+    const arena = new ByteArena(textBytes);
+    this.#arena = arena;
+    this.#index = new Map(columns.map((c, i) => [c.name, i]));
+    this.#text = columns.map((c) =>
+      c.kind === ColumnKind.String ? new Utf8Builder(arena, capacity) : undefined,
+    );
+    this.#values = columns.map((c) =>
+      c.kind === ColumnKind.String ? undefined : new Array<unknown>(capacity),
+    );
+    this.#eventIds = new Utf8Builder(arena, capacity);
+    this.#ingestedAts = new Float64Array(capacity);
+    this.#traceIds = new Utf8Builder(arena, capacity);
+    this.#schemaVersions = new Int32Array(capacity);
+  }
+
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /** The data columns, as given. */
+  get dataColumns(): readonly BuilderColumn[] {
+    return this.#columns;
+  }
+
+  /** The index of data column `name`, or -1. */
+  indexOf(name: string): number {
+    return this.#index.get(name) ?? -1;
+  }
+
+  /** Adds a decoded event (a field the table has no column for is ignored; a missing one is NULL). */
+  add(
+    event: Readonly<Record<string, unknown>>,
+    eventId: string,
+    ingestedAt: number,
+    traceId: string,
+    schemaVersion: number,
+  ): void {
+    const row = this.#next();
+    const columns = this.#columns;
+    for (let c = 0; c < columns.length; c++) {
+      const v = event[columns[c]!.name];
+      const text = this.#text[c];
+      if (text === undefined) this.#values[c]![row] = v;
+      else if (v == null) text.setNull(row);
+      else text.setString(row, v as string); // the row check let only strings through
+    }
+    this.#eventIds.setString(row, eventId);
+    this.#finish(row, ingestedAt, traceId, schemaVersion);
+  }
+
+  /**
+   * Starts a row written field by field (see {@link setText}, {@link setValue}, {@link setNull});
+   * returns its index. Every data column must be set before {@link commit}.
+   */
+  row(): number {
+    const row = this.#next();
+    this.#mark = this.#arena.used;
+    return row;
+  }
+
+  /** Sets string column `c` of `row` to `length` bytes of well-formed UTF-8 at `start` of `source`. */
+  setText(c: number, row: number, source: Uint8Array, start: number, length: number): void {
+    this.#text[c]!.setBytes(row, source, start, length);
+  }
+
+  /** Sets non-string column `c` of `row`. */
+  setValue(c: number, row: number, value: unknown): void {
+    this.#values[c]![row] = value;
+  }
+
+  /** Sets column `c` of `row` NULL. */
+  setNull(c: number, row: number): void {
+    const text = this.#text[c];
+    if (text === undefined) this.#values[c]![row] = null;
+    else text.setNull(row);
+  }
+
+  /** True when column `c` holds strings (set with {@link setText}). */
+  isText(c: number): boolean {
+    return this.#text[c] !== undefined;
+  }
+
+  /** Ends the row begun with {@link row}: its lineage, the id as UTF-8 bytes of `source`. */
+  commit(
+    row: number,
+    source: Uint8Array,
+    idStart: number,
+    idLength: number,
+    ingestedAt: number,
+    traceId: string,
+    schemaVersion: number,
+  ): void {
+    this.#eventIds.setBytes(row, source, idStart, idLength);
+    this.#finish(row, ingestedAt, traceId, schemaVersion);
+  }
+
+  /** Drops the row begun with {@link row}: nothing it wrote is kept. */
+  abort(): void {
+    this.#arena.used = this.#mark;
+  }
+
+  /** The rows added, as columns (cut to their number: rejected events leave capacity unused). */
+  columns(): CuratedColumns {
+    const rows = this.#rows;
+    return {
+      rows,
+      data: this.#columns.map((_, c) => {
+        const text = this.#text[c];
+        if (text !== undefined) return text.column(rows);
+        const values = this.#values[c]!;
+        values.length = rows;
+        return values;
+      }),
+      eventIds: this.#eventIds.column(rows),
+      ingestedAts: this.#ingestedAts.subarray(0, rows),
+      traceIds: this.#traceIds.column(rows),
+      schemaVersions: this.#schemaVersions.subarray(0, rows),
+    };
+  }
+
+  #next(): number {
+    const row = this.#rows;
+    if (row >= this.#capacity) throw new RangeError(`more rows than the ${this.#capacity} expected`);
+    return row;
+  }
+
+  #finish(row: number, ingestedAt: number, traceId: string, schemaVersion: number): void {
+    this.#ingestedAts[row] = ingestedAt;
+    if (traceId === "") this.#traceIds.setNull(row);
+    else {
+      if (traceId !== this.#trace) {
+        this.#trace = traceId;
+        this.#traceBytes = Buffer.from(traceId, "utf8");
+      }
+      this.#traceIds.setBytes(row, this.#traceBytes, 0, this.#traceBytes.length);
+    }
+    this.#schemaVersions[row] = schemaVersion;
+    this.#rows = row + 1;
+  }
+}

@@ -66,6 +66,12 @@ class Utf8Builder {
     arena.used = at + length;
   }
 
+  /** Row `row` is the `length` bytes at `at` of the arena, already another row's. */
+  setShared(row: number, at: number, length: number): void {
+    this.starts[row] = at;
+    this.lengths[row] = length;
+  }
+
   column(rows: number): Utf8Column {
     return new Utf8Column(this.#arena.bytes, this.starts.subarray(0, rows), this.lengths.subarray(0, rows));
   }
@@ -93,9 +99,10 @@ export class ColumnsBuilder {
   #rows = 0;
   // Arena bytes used when the row in progress began.
   #mark = 0;
-  // The last trace id seen and its bytes: a frame's events share one.
+  // The last trace id written, and where its bytes lie in the arena (-1: none yet).
   #trace = "";
-  #traceBytes = Buffer.alloc(0);
+  #traceAt = -1;
+  #traceLength = 0;
 
   /**
    * `columns`: the table's data columns, in {@link CuratedTable.dataColumns} order; `capacity`: the
@@ -235,11 +242,14 @@ export class ColumnsBuilder {
     this.#ingestedAts[row] = ingestedAt;
     if (traceId === "") this.#traceIds.setNull(row);
     else {
-      if (traceId !== this.#trace) {
+      // A frame's events share a trace id: its bytes are written once (here, at a row's commit,
+      // so no abort takes them back), and its rows all point at them.
+      if (traceId !== this.#trace || this.#traceAt < 0) {
         this.#trace = traceId;
-        this.#traceBytes = Buffer.from(traceId, "utf8");
-      }
-      this.#traceIds.setBytes(row, this.#traceBytes, 0, this.#traceBytes.length);
+        this.#traceIds.setString(row, traceId);
+        this.#traceAt = this.#traceIds.starts[row]!;
+        this.#traceLength = this.#traceIds.lengths[row]!;
+      } else this.#traceIds.setShared(row, this.#traceAt, this.#traceLength);
     }
     this.#schemaVersions[row] = schemaVersion;
     this.#rows = row + 1;

@@ -79,6 +79,30 @@ describe("prepareColumn", () => {
     ]);
   });
 
+  it("orders UTF-8 rows that share or overlap their bytes", () => {
+    const bytes = Buffer.from("abcab\u00e9");
+    const rows = [
+      [0, 3], // abc
+      [0, 2], // ab: the same start, shorter
+      [3, 2], // ab again, elsewhere
+      [0, 3], // abc: the very bytes of row 0
+      [5, 0], // the empty string
+      [5, 2], // é
+    ];
+    const column = new Utf8Column(
+      bytes,
+      Int32Array.from(rows, (r) => r[0]!),
+      Int32Array.from(rows, (r) => r[1]!),
+    );
+    expect(prepareColumn(ColumnKind.String, column, "c", undefined, 1).stats).toEqual([
+      { nonNull: 6, min: "", max: "é" },
+    ]);
+    const withoutEnds = new Utf8Column(bytes, Int32Array.of(0, 0, 3, 0), Int32Array.of(3, 2, 2, 3));
+    expect(prepareColumn(ColumnKind.String, withoutEnds, "c", undefined, 1).stats).toEqual([
+      { nonNull: 4, min: "ab", max: "abc" },
+    ]);
+  });
+
   it("names the column and row of the first value of the wrong type", () => {
     expect(() => prepareColumn(ColumnKind.Int, [1, 2 ** 31], "n", undefined, 1)).toThrow(
       'column "n" row 1: expected int, got 2147483648',

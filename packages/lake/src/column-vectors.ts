@@ -463,9 +463,32 @@ function utf8Column(
     if (!keepMinMax) continue;
     const start = starts[row]!;
     const lo = minRow[g]!;
-    if (lo < 0 || compareBytes(bytes, start, length, starts[lo]!, lengths[lo]!) < 0) minRow[g] = row;
+    if (lo < 0) {
+      minRow[g] = row;
+      maxRow[g] = row;
+      continue;
+    }
+    // The first bytes settle most comparisons; rows sharing their bytes (a frame's trace id) are equal.
+    const first = length === 0 ? -1 : bytes[start]!;
+    const loStart = starts[lo]!;
+    const loFirst = lengths[lo] === 0 ? -1 : bytes[loStart]!;
+    if (
+      first < loFirst ||
+      (first === loFirst &&
+        (loStart !== start || lengths[lo] !== length) &&
+        compareBytes(bytes, start, length, loStart, lengths[lo]!) < 0)
+    )
+      minRow[g] = row;
     const hi = maxRow[g]!;
-    if (hi < 0 || compareBytes(bytes, start, length, starts[hi]!, lengths[hi]!) > 0) maxRow[g] = row;
+    const hiStart = starts[hi]!;
+    const hiFirst = lengths[hi] === 0 ? -1 : bytes[hiStart]!;
+    if (
+      first > hiFirst ||
+      (first === hiFirst &&
+        (hiStart !== start || lengths[hi] !== length) &&
+        compareBytes(bytes, start, length, hiStart, lengths[hi]!) > 0)
+    )
+      maxRow[g] = row;
   }
   stats.forEach((s, g) => {
     if (minRow[g]! >= 0) s.min = column.at(minRow[g]!);

@@ -49,6 +49,12 @@ export interface WriterResult {
   /** Events/s counted from the spawn instead (startup included). */
   eventsPerSFromSpawn: number;
   commits: number;
+  /**
+   * Events/s while the drain runs at full speed: rows committed from the first poll that saw a
+   * commit to the last poll before the final rows, over the time between (no startup, no wait for
+   * the last partial batches' flush interval). Null when the drain was too short to tell.
+   */
+  steadyEventsPerS: number | null;
   /** Bytes of Avro payload per event in the frames. */
   payloadBytes: number;
 }
@@ -171,6 +177,8 @@ export async function measureWriter(
       const startedAt = Math.min(readyAt, await firstDelivery);
       const total = perDataset * BENCH_DATASETS.length;
       const snapshots = new Map<string, DeltaSnapshot>();
+      // (time, rows committed) at each poll that saw rows committed but not all of them.
+      const partial: { at: number; rows: number }[] = [];
       let rows = 0;
       const deadline = startedAt + 600_000;
       while (rows < total) {
@@ -183,6 +191,7 @@ export async function measureWriter(
           if (snapshot !== undefined) snapshots.set(ds, snapshot);
           rows += committedRows(snapshots.get(ds));
         }
+        if (rows > 0 && rows < total) partial.push({ at: performance.now(), rows });
         const s = (performance.now() - startedAt) / 1000;
         phase.update(
           `${count(rows)} / ${count(total)} rows committed · ${count(rows / Math.max(s, 0.001))} rows/s`,
@@ -201,6 +210,7 @@ export async function measureWriter(
         startupMs: Math.round(startedAt - spawnedAt),
         eventsPerSFromSpawn: Math.round(total / ((doneAt - spawnedAt) / 1000)),
         commits: [...snapshots.values()].reduce((n, s) => n + s.version + 1, 0),
+        steadyEventsPerS: steadyRate(partial),
         payloadBytes: Math.round(payloadBytes / total),
       };
     } finally {
@@ -228,6 +238,15 @@ async function firstDeliveryAt(natsUrl: string): Promise<number> {
   } finally {
     await bus.close();
   }
+}
+
+// Rows per second between the first and last of the polls that saw a partial count (at least
+// three polls apart).
+function steadyRate(partial: readonly { at: number; rows: number }[]): number | null {
+  const first = partial[0];
+  const last = partial.at(-1);
+  if (first === undefined || last === undefined || partial.length < 4) return null;
+  return Math.round((last.rows - first.rows) / ((last.at - first.at) / 1000));
 }
 
 function committedRows(snapshot: DeltaSnapshot | undefined): number {

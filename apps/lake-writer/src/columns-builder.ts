@@ -131,6 +131,24 @@ export class ColumnsBuilder {
     return this.#rows;
   }
 
+  /**
+   * Empties the builder for a batch of at most `capacity` rows of the same columns, keeping its
+   * arrays and arena (a batch after batch allocates nothing new); false, and nothing changed, when
+   * it cannot. Only once whatever read the last {@link columns} is done with them.
+   */
+  reuse(columns: readonly BuilderColumn[], capacity: number): boolean {
+    if (capacity > this.#capacity || columns.length !== this.#columns.length) return false;
+    if (columns.some((c, i) => c.name !== this.#columns[i]!.name || c.kind !== this.#columns[i]!.kind))
+      return false;
+    this.#rows = 0;
+    this.#mark = 0;
+    this.#arena.used = 0;
+    this.#trace = "";
+    this.#traceAt = -1;
+    for (const values of this.#values) if (values !== undefined) values.length = this.#capacity;
+    return true;
+  }
+
   /** The data columns, as given. */
   get dataColumns(): readonly BuilderColumn[] {
     return this.#columns;

@@ -140,6 +140,8 @@ export class CuratedWriter implements WriterGauges {
   readonly #sizer: FileSizer;
   #flushing: Batch | undefined;
   #flushDone: Promise<void> | undefined;
+  // The columns builder of the last batch decoded, reused by the next (see #decode).
+  #builder: ColumnsBuilder | undefined;
   #gateOpen = false;
   #gateCheck: Promise<void> | undefined;
   #loop: PullLoop | undefined;
@@ -471,12 +473,16 @@ export class CuratedWriter implements WriterGauges {
       bytes += entry.item.body.length;
     }
     const kinds = this.#table.dataColumnKinds;
-    // The text of the rows is at most about the bodies' bytes (ids included), plus the trace ids.
-    const columns = new ColumnsBuilder(
-      this.#table.dataColumns.map((name, c) => ({ name, kind: kinds[c]! })),
-      capacity,
-      bytes + capacity * 32,
-    );
+    const tableColumns = this.#table.dataColumns.map((name, c) => ({ name, kind: kinds[c]! }));
+    // One builder serves batch after batch: the append that read the last one has settled (one
+    // flush at a time, its parts and retries one after another), so its memory is free again.
+    let columns = this.#builder;
+    if (columns === undefined || !columns.reuse(tableColumns, capacity)) {
+      // Room for batches a little larger than this one. The text of the rows is at most about the
+      // bodies' bytes (ids included), plus the trace ids.
+      columns = new ColumnsBuilder(tableColumns, Math.ceil(capacity * 1.25), bytes + capacity * 32);
+      this.#builder = columns;
+    }
     const rejected: { event: RejectedEvent; traceparent: string | undefined }[] = [];
     const frameRejects: RejectedEvent[] = [];
     let yieldedAt = performance.now();

@@ -1,6 +1,7 @@
 import { encodeFrame } from "@inlet/bus";
 import {
   avroColumns,
+  ColumnKind,
   type ColumnValues,
   type CuratedColumns,
   type CuratedRow,
@@ -214,6 +215,38 @@ describe("ColumnsBuilder", () => {
     ]);
     expect(built.ingestedAts).toEqual(Float64Array.of(10, 11, 12));
     expect(built.schemaVersions).toEqual(Int32Array.of(1, 1, 2));
+  });
+});
+
+describe("ColumnsBuilder.reuse", () => {
+  it("starts an empty batch in the same memory, sharing no bytes with the last", () => {
+    const decoder = new RowDecoder(s2, "ts");
+    const builder = builderOf(v2, 4);
+    const frame = (item: string) =>
+      Buffer.from(
+        encodeFrame([
+          {
+            id: `id-${item}`,
+            ingestedAt: 1,
+            payload: s2.type.toBuffer({ ts: 1, item, qty: 1, coupon: null }),
+          },
+        ]),
+      );
+    decoder.decodeBody(frame("first item"), s2, trace, builder, []);
+    const names = ["ts", "item", "qty", "coupon"];
+    expect(rowsOf(builder.columns(), names).map((r) => [r.eventId, r.event.item, r.traceId])).toEqual([
+      ["id-first item", "first item", trace],
+    ]);
+    expect(builder.reuse(builder.dataColumns, 5)).toBe(false); // more rows than it was made for
+    expect(builder.reuse([{ name: "ts", kind: ColumnKind.TimestampMillis }], 1)).toBe(false);
+    expect(builder.reuse(builder.dataColumns, 4)).toBe(true);
+    expect(builder.rows).toBe(0);
+    decoder.decodeBody(frame("second"), s2, trace, builder, []);
+    decoder.decodeBody(frame("third"), s2, trace, builder, []);
+    expect(rowsOf(builder.columns(), names).map((r) => [r.eventId, r.event.item, r.traceId])).toEqual([
+      ["id-second", "second", trace],
+      ["id-third", "third", trace],
+    ]);
   });
 });
 

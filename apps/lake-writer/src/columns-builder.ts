@@ -1,30 +1,9 @@
-import { ColumnKind, type CuratedColumns, Utf8Column } from "@inlet/lake";
+import { ByteArena, ColumnKind, type CuratedColumns, Utf8Column } from "@inlet/lake";
 
 /** A data column of the table: its name and kind. */
 export interface BuilderColumn {
   readonly name: string;
   readonly kind: ColumnKind;
-}
-
-/** The bytes of a builder's text, every column's back to back in one buffer (grown by doubling). */
-class ByteArena {
-  bytes: Buffer;
-  used = 0;
-
-  constructor(size: number) {
-    this.bytes = Buffer.allocUnsafe(Math.max(1024, size));
-  }
-
-  /** Room for `length` more bytes; returns where they go (mark them used once written). */
-  reserve(length: number): number {
-    const needed = this.used + length;
-    if (needed > this.bytes.length) {
-      const grown = Buffer.allocUnsafe(Math.max(needed, this.bytes.length * 2));
-      this.bytes.copy(grown, 0, 0, this.used);
-      this.bytes = grown;
-    }
-    return this.used;
-  }
 }
 
 /** One text column being built as UTF-8 in the builder's arena: each row's start and length (-1: NULL). */
@@ -46,24 +25,15 @@ class Utf8Builder {
 
   /** Row `row` is `length` bytes (well-formed UTF-8) at `start` of `source`. */
   setBytes(row: number, source: Uint8Array, start: number, length: number): void {
-    const arena = this.#arena;
-    const at = arena.reserve(length);
-    const bytes = arena.bytes;
-    if (length <= 32) for (let k = 0; k < length; k++) bytes[at + k] = source[start + k]!;
-    else bytes.set(source.subarray(start, start + length), at);
-    this.starts[row] = at;
+    this.starts[row] = this.#arena.appendBytes(source, start, length);
     this.lengths[row] = length;
-    arena.used = at + length;
   }
 
   /** Row `row` is the JS string `s` (lone surrogates become U+FFFD). */
   setString(row: number, s: string): void {
-    const arena = this.#arena;
-    const at = arena.reserve(s.length * 3);
-    const length = arena.bytes.write(s, at, s.length * 3, "utf8");
+    const at = this.#arena.appendString(s);
     this.starts[row] = at;
-    this.lengths[row] = length;
-    arena.used = at + length;
+    this.lengths[row] = this.#arena.used - at;
   }
 
   /** Row `row` is the `length` bytes at `at` of the arena, already another row's. */

@@ -1,5 +1,6 @@
 import { BIGINT, BLOB, BOOLEAN, DOUBLE, type DuckDBType, FLOAT, INTEGER, VARCHAR } from "@duckdb/node-api";
 import duckdb from "@duckdb/node-bindings";
+import { ByteArena } from "./byte-arena.js";
 import { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
 import { LakeError, LakeErrorCode } from "./errors.js";
 import { MS_PER_DAY } from "./paths.js";
@@ -65,8 +66,7 @@ export class VectorScratch {
   readonly #mask = new Uint32Array(VECTOR_ROWS / 32);
   #nulls = false;
   // The bytes of a vector's strings longer than INLINE_BYTES, back to back.
-  #arena = Buffer.allocUnsafe(64 * 1024);
-  #arenaUsed = 0;
+  readonly #arena = new ByteArena(64 * 1024);
   // Rows whose string_t points into the arena (their pointer field holds the offset until finish).
   readonly #long = new Int32Array(VECTOR_ROWS);
   #longCount = 0;
@@ -97,32 +97,19 @@ export class VectorScratch {
   beginStrings(rows: number): void {
     this.begin();
     this.u8.fill(0, 0, rows * STRING_T_BYTES);
-    this.#arenaUsed = 0;
+    this.#arena.used = 0;
     this.#longCount = 0;
   }
 
   /** Row `i` is the JS string `s` (lone surrogates become U+FFFD, as DuckDB's own conversion does). */
   setString(i: number, s: string): void {
-    const at = this.#reserve(s.length * 3);
-    const arena = this.#arena;
-    let n = 0;
-    // ASCII, the usual case, without a native call; anything else through Buffer's encoder.
-    for (; n < s.length; n++) {
-      const c = s.charCodeAt(n);
-      if (c >= 0x80) break;
-      arena[at + n] = c;
-    }
-    if (n < s.length) n = arena.write(s, at, s.length * 3, "utf8");
-    this.#place(i, at, n);
+    const at = this.#arena.appendString(s);
+    this.#place(i, at, this.#arena.used - at);
   }
 
   /** Row `i` is `length` bytes of UTF-8 at `start` of `bytes`. */
   setUtf8(i: number, bytes: Uint8Array, start: number, length: number): void {
-    const at = this.#reserve(length);
-    const arena = this.#arena;
-    if (length <= 64) for (let k = 0; k < length; k++) arena[at + k] = bytes[start + k]!;
-    else arena.set(bytes.subarray(start, start + length), at);
-    this.#place(i, at, length);
+    this.#place(i, this.#arena.appendBytes(bytes, start, length), length);
   }
 
   /**
@@ -132,7 +119,8 @@ export class VectorScratch {
   finishStrings(vector: RawVector, rows: number): void {
     if (this.#longCount > 0) {
       // Row 0's string_t is written over below; the arena stays in the vector's heap until reset.
-      duckdb.vector_assign_string_element_len(vector, 0, this.#arena.subarray(0, this.#arenaUsed));
+      const arena = this.#arena;
+      duckdb.vector_assign_string_element_len(vector, 0, arena.bytes.subarray(0, arena.used));
       const own = duckdb.vector_get_data(vector, STRING_T_BYTES);
       const view = new DataView(own.buffer, own.byteOffset, STRING_T_BYTES);
       const base = view.getUint32(12, true) * TWO_32 + view.getUint32(8, true);
@@ -148,34 +136,23 @@ export class VectorScratch {
     this.finish(vector, rows, STRING_T_BYTES);
   }
 
-  // Room for `bytes` more in the arena; returns where they go.
-  #reserve(bytes: number): number {
-    const needed = this.#arenaUsed + bytes;
-    if (needed > this.#arena.length) {
-      const grown = Buffer.allocUnsafe(Math.max(needed, this.#arena.length * 2));
-      this.#arena.copy(grown, 0, 0, this.#arenaUsed);
-      this.#arena = grown;
-    }
-    return this.#arenaUsed;
-  }
-
   // Writes row i's string_t for the `length` bytes just written at `at` of the arena: inline when
   // they fit (giving the arena space back), else prefix and offset, the pointer set in finishStrings.
   #place(i: number, at: number, length: number): void {
     const u8 = this.u8;
     const word = i * 4;
     this.u32[word] = length;
-    const arena = this.#arena;
+    const bytes = this.#arena.bytes;
     const first = i * STRING_T_BYTES + 4;
     if (length <= INLINE_BYTES) {
-      for (let k = 0; k < length; k++) u8[first + k] = arena[at + k]!;
+      for (let k = 0; k < length; k++) u8[first + k] = bytes[at + k]!;
+      this.#arena.used = at;
       return;
     }
-    for (let k = 0; k < 4; k++) u8[first + k] = arena[at + k]!;
+    for (let k = 0; k < 4; k++) u8[first + k] = bytes[at + k]!;
     this.u32[word + 2] = at;
     this.u32[word + 3] = 0;
     this.#long[this.#longCount++] = i;
-    this.#arenaUsed = at + length;
   }
 }
 

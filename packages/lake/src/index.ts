@@ -1,5 +1,6 @@
 export type { AvroColumn, AvroSchema } from "./avro-columns.js";
 export { avroColumns } from "./avro-columns.js";
+export { ByteArena } from "./byte-arena.js";
 export type { ColumnKindSpec } from "./column-kind.js";
 export { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
 export type { ColumnValues } from "./column-vectors.js";

@@ -1,7 +1,7 @@
 import { walkFrame } from "@inlet/bus";
 import type { AvroType, RegisteredSchema } from "@inlet/schema";
 import { AvroRowReader } from "./avro-row-reader.js";
-import type { ColumnsBuilder } from "./columns-builder.js";
+import type { BuilderColumn, ColumnsBuilder } from "./columns-builder.js";
 import { RowCheck } from "./row-check.js";
 
 /** Codes of events the lake-writer dead-letters (`Inlet-Error-Code`). */
@@ -42,8 +42,10 @@ export class RowDecoder {
   readonly #check: RowCheck;
   readonly #eventTimeField: string;
   readonly #resolvers = new Map<string, Resolver | undefined>();
-  // The byte reader for the builder columns it was made for (null: the schema needs avsc).
-  #reader: { readonly key: string; readonly reader: AvroRowReader | undefined } | undefined;
+  // The byte reader and the builder columns it was made for (reader undefined: the schema needs avsc).
+  #reader:
+    | { readonly columns: readonly BuilderColumn[]; readonly reader: AvroRowReader | undefined }
+    | undefined;
 
   constructor(schema: RegisteredSchema, eventTimeField: string) {
     this.schema = schema;
@@ -121,11 +123,13 @@ export class RowDecoder {
     return newest;
   }
 
-  // The byte reader for `rows`' columns, made once per set of columns.
+  // The byte reader for `rows`' columns, made once per builder (a builder keeps its columns).
   #readerFor(rows: ColumnsBuilder): AvroRowReader | undefined {
-    const key = rows.dataColumns.map((c) => `${c.name}:${c.kind}`).join("\n");
-    if (this.#reader?.key !== key) {
-      this.#reader = { key, reader: AvroRowReader.for(this.schema.schema, rows, this.#eventTimeField) };
+    if (this.#reader?.columns !== rows.dataColumns) {
+      this.#reader = {
+        columns: rows.dataColumns,
+        reader: AvroRowReader.for(this.schema.schema, rows, this.#eventTimeField),
+      };
     }
     return this.#reader.reader;
   }

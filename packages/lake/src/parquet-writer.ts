@@ -244,7 +244,10 @@ export class ParquetWriter {
     try {
       const written: WrittenParquetFile[] = [];
       const select = plan.names
-        .map((name, i) => `${COLUMN_KINDS[plan.kinds[i]!].output(scannedColumn(i))} AS ${quoteIdent(name)}`)
+        .map(
+          (name, i) =>
+            `${COLUMN_KINDS[plan.kinds[i]!].output(quoteIdent(scannedName(i)))} AS ${quoteIdent(name)}`,
+        )
         .join(", ");
       for (const [group, rows] of plan.rowsOf.entries()) {
         if (rows.length === 0) continue;
@@ -287,7 +290,7 @@ export class ParquetWriter {
           return;
         }
         scan.columns.forEach((column, i) => {
-          bind.addResultColumn(`c${i}`, column.type);
+          bind.addResultColumn(scannedName(i), column.type);
         });
         bind.setCardinality(scan.rows.length, true);
         bind.setBindData(scan);
@@ -301,6 +304,7 @@ export class ParquetWriter {
         const cursor = info.getInitData() as { next: number };
         const count = Math.min(VECTOR_ROWS, scan.rows.length - cursor.next);
         output.rowCount = count;
+        if (count === 0) return; // the scan is over
         scan.columns.forEach((column, i) => {
           column.fill(
             duckdb.data_chunk_get_vector(output.chunk, i),
@@ -379,8 +383,9 @@ function fileStats(plan: Plan, group: number, numRecords: number): ParquetFileSt
   return stats;
 }
 
-function scannedColumn(index: number): string {
-  return quoteIdent(`c${index}`);
+// The name of the scan's column `index`.
+function scannedName(index: number): string {
+  return `c${index}`;
 }
 
 function setStat(

@@ -186,8 +186,9 @@ export class CuratedWriter implements WriterGauges {
     this.#timer = setInterval(() => this.#tick(), this.#tickMs);
     this.#loop = new PullLoop(this.#o.consumer, {
       ...this.#o.fetch,
-      // Frames fetched wait at most one batch's worth of bytes for their turn.
-      maxInboxBytes: Math.ceil(this.#o.bounds.maxBytes / 4),
+      // Frames fetched wait at most one batch's worth of bytes for their turn: room for fetches of
+      // several frames (a quarter of that made most fetches bring one frame).
+      maxInboxBytes: this.#o.bounds.maxBytes,
       handle: (msg) => this.#handle(msg),
       onError: (err, msg) => {
         // A frame left unhandled, or a fetch cut short, leaves deliveries pending that we do not hold.

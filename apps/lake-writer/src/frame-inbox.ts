@@ -12,6 +12,12 @@ export interface FrameInboxOptions {
    * positive and the inbox empty; none while the room is gone.
    */
   readonly room: () => number;
+  /**
+   * What {@link room} gives when nothing is held, bytes. While the inbox holds frames, a fetch
+   * waits until half of it is free, so frames come in few large fetches rather than one fetch per
+   * frame released.
+   */
+  readonly capacity: number;
   /** A frame arrived in the inbox. */
   readonly onFrame?: () => void;
   /** A fetch failed (server away, consumer missing): the puller waits and fetches again. */
@@ -104,7 +110,7 @@ export class FrameInbox {
       const bytes = room();
       let frames = Math.floor(Math.min(bytes, MAX_FETCH_BYTES) / frameBytes);
       if (frames < 1 && bytes > 0 && this.#frames.length === 0) frames = 1; // one frame, however large
-      if (frames < 1) {
+      if (frames < 1 || (this.#frames.length > 0 && bytes < this.#o.capacity / 2)) {
         await this.#pause(undefined); // until room opens
         continue;
       }

@@ -42,6 +42,7 @@ export class PullLoop {
       maxMessages: options.maxMessages,
       expiresMs: options.expiresMs,
       room: () => options.maxInboxBytes - this.#inbox.bytes,
+      capacity: options.maxInboxBytes,
       onFrame: () => this.#wakeHandler?.(),
       onFetchError: (err) => options.onError(err),
     });

@@ -115,6 +115,7 @@ export class RawWriter implements WriterGauges {
     const inbox = new FrameInbox(consumer, {
       ...fetch,
       room: () => bounds.maxBytes - this.#heldBytes(),
+      capacity: bounds.maxBytes,
       onFrame: () => this.#wakeAppender?.(),
       onFetchError: (err) => this.#log.warn({ err }, "fetch failed"),
     });

@@ -20,6 +20,7 @@ describe("FrameInbox", () => {
       maxMessages: 100,
       expiresMs: 1_000,
       room: () => room - inbox.bytes,
+      capacity: 1,
       onFrame: () => arrived++,
       onFetchError: (err) => {
         throw err;
@@ -51,5 +52,45 @@ describe("FrameInbox", () => {
       seqs.slice(0, 1 + taken.length + rest.length),
     );
     expect(1 + taken.length + rest.length).toBe(arrived);
+  });
+
+  test("while frames wait in it, fetches again only once half its room is free, so fetches stay large", async ({
+    harness,
+  }) => {
+    await harness.ensureCuratedConsumer("orders");
+    for (let i = 0; i < 8; i++) await harness.publishOrders(harness.orders(50));
+    const consumer = await harness.bus.js.consumers.get(harness.stream(), DurableName.lakeWriter("orders"));
+    let arrived = 0;
+    let capacity = 1;
+    const inbox = new FrameInbox(consumer, {
+      maxMessages: 100,
+      expiresMs: 1_000,
+      room: () => capacity - inbox.bytes,
+      get capacity() {
+        return capacity;
+      },
+      onFrame: () => arrived++,
+      onFetchError: (err) => {
+        throw err;
+      },
+    });
+    inbox.start();
+    await waitFor(() => arrived === 1, { message: "the first frame" });
+    const first = inbox.take()!;
+    // Room for four frames and a half (frames differ by a few bytes).
+    capacity = 4.5 * first.data.length;
+    inbox.release(first);
+    await waitFor(() => arrived === 5, { message: "four more frames" });
+    const settle = () => new Promise((r) => setTimeout(r, 300));
+    // One frame handled: room for one and a half, less than half the inbox. No fetch of one frame.
+    inbox.release(inbox.take()!);
+    await settle();
+    expect(arrived).toBe(5);
+    // Two handled: room for two and a half, over half of it. One fetch brings two.
+    inbox.release(inbox.take()!);
+    await waitFor(() => arrived === 7, { message: "two frames in one fetch" });
+    await settle();
+    expect(arrived).toBe(7);
+    await inbox.stop();
   });
 });

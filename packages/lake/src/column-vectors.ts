@@ -160,6 +160,10 @@ export class VectorScratch {
 export interface ColumnGroupStats {
   /** Rows not NULL. */
   nonNull: number;
+  /**
+   * Least and greatest value, as staged; undefined for strings (the Parquet writer takes theirs
+   * from the file DuckDB wrote, see `parquet-writer.ts`) and kinds without an order.
+   */
   min: unknown;
   max: unknown;
 }
@@ -195,7 +199,7 @@ export function prepareColumn(
   if (values instanceof Utf8Column) {
     if (kind !== ColumnKind.String && kind !== ColumnKind.Json)
       throw invalid(name, 0, new TypeError(`expected ${kind}, got UTF-8 text`));
-    return utf8Column(values, kind === ColumnKind.String, groupOf, stats);
+    return utf8Column(values, groupOf, stats);
   }
   switch (kind) {
     case ColumnKind.String:
@@ -371,15 +375,7 @@ function stringColumn(
     const v = values[row];
     if (v == null) continue;
     if (typeof v !== "string") throw mismatch(ColumnKind.String, name, row, v);
-    const s = stats[groupOf === undefined ? 0 : groupOf[row]!]!;
-    s.nonNull++;
-    if (s.min === undefined || compareUtf8(v, s.min as string) < 0) s.min = v;
-    if (s.max === undefined || compareUtf8(v, s.max as string) > 0) s.max = v;
-  }
-  for (const s of stats) {
-    // As stored: a lone surrogate is U+FFFD.
-    if (s.min !== undefined) s.min = (s.min as string).toWellFormed();
-    if (s.max !== undefined) s.max = (s.max as string).toWellFormed();
+    stats[groupOf === undefined ? 0 : groupOf[row]!]!.nonNull++;
   }
   return { type: VARCHAR, stats, fill: fillStrings(values as ArrayLike<string | null | undefined>) };
 }
@@ -424,53 +420,13 @@ function fillStrings(values: ArrayLike<string | null | undefined>): PreparedColu
 
 function utf8Column(
   column: Utf8Column,
-  keepMinMax: boolean,
   groupOf: ArrayLike<number> | undefined,
   stats: ColumnGroupStats[],
 ): PreparedColumn {
   const { bytes, starts, lengths } = column;
-  // Per group, the row holding the min and the max so far (-1: none).
-  const minRow = new Int32Array(stats.length).fill(-1);
-  const maxRow = new Int32Array(stats.length).fill(-1);
   for (let row = 0; row < column.length; row++) {
-    const length = lengths[row]!;
-    if (length < 0) continue;
-    const g = groupOf === undefined ? 0 : groupOf[row]!;
-    stats[g]!.nonNull++;
-    if (!keepMinMax) continue;
-    const start = starts[row]!;
-    const lo = minRow[g]!;
-    if (lo < 0) {
-      minRow[g] = row;
-      maxRow[g] = row;
-      continue;
-    }
-    // The first bytes settle most comparisons; rows sharing their bytes (a frame's trace id) are equal.
-    const first = length === 0 ? -1 : bytes[start]!;
-    const loStart = starts[lo]!;
-    const loFirst = lengths[lo] === 0 ? -1 : bytes[loStart]!;
-    if (
-      first < loFirst ||
-      (first === loFirst &&
-        (loStart !== start || lengths[lo] !== length) &&
-        compareBytes(bytes, start, length, loStart, lengths[lo]!) < 0)
-    )
-      minRow[g] = row;
-    const hi = maxRow[g]!;
-    const hiStart = starts[hi]!;
-    const hiFirst = lengths[hi] === 0 ? -1 : bytes[hiStart]!;
-    if (
-      first > hiFirst ||
-      (first === hiFirst &&
-        (hiStart !== start || lengths[hi] !== length) &&
-        compareBytes(bytes, start, length, hiStart, lengths[hi]!) > 0)
-    )
-      maxRow[g] = row;
+    if (lengths[row]! >= 0) stats[groupOf === undefined ? 0 : groupOf[row]!]!.nonNull++;
   }
-  stats.forEach((s, g) => {
-    if (minRow[g]! >= 0) s.min = column.at(minRow[g]!);
-    if (maxRow[g]! >= 0) s.max = column.at(maxRow[g]!);
-  });
   return {
     type: VARCHAR,
     stats,
@@ -512,34 +468,6 @@ function binaryColumn(
       scratch.finish(vector, count, 0);
     },
   };
-}
-
-/**
- * Orders two JS strings as their UTF-8 bytes order (DuckDB's order for VARCHAR): UTF-16 code
- * units order the same except that surrogates (characters above U+FFFF) sort after U+E000–U+FFFF.
- */
-export function compareUtf8(a: string, b: string): number {
-  if (a === b) return 0;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x < 0xd800 || y < 0xd800) return x - y;
-    // A lone surrogate is stored as U+FFFD: compare as stored.
-    return Buffer.compare(Buffer.from(a.slice(i), "utf8"), Buffer.from(b.slice(i), "utf8"));
-  }
-  return a.length - b.length;
-}
-
-// Orders two byte ranges of `bytes` as memcmp, then by length.
-function compareBytes(bytes: Uint8Array, a: number, aLength: number, b: number, bLength: number): number {
-  const n = Math.min(aLength, bLength);
-  for (let k = 0; k < n; k++) {
-    const d = bytes[a + k]! - bytes[b + k]!;
-    if (d !== 0) return d;
-  }
-  return aLength - bLength;
 }
 
 const jsonText = (v: unknown) => COLUMN_KINDS.json.stage(v) as string;

@@ -152,6 +152,53 @@ describe("ParquetWriter", () => {
     expect(file!.stats.maxValues).not.toHaveProperty("raw");
   });
 
+  it("takes each file's string min and max in UTF-8 byte order, as stored, from JS strings and UTF-8 rows alike", async () => {
+    // UTF-16 order would put "😀" (a surrogate pair) before "\ue000" and "\uffff"; UTF-8 puts it after.
+    // A lone surrogate is stored as U+FFFD. Group 1's UTF-8 rows share bytes and include the empty string.
+    const texts = ["b", "a\ud800", "😀", "", "\ue000", "\ud800", "\uffff", "abc", "ab", "ab"];
+    const bytes = Buffer.from("abc");
+    // Row i of group i % 2; group 1's rows are "", "ab", "abc", "ab", "abc" as slices of "abc".
+    const slices = [
+      [0, 1],
+      [0, 0],
+      [0, 3],
+      [0, 2],
+      [1, 2],
+      [0, 3],
+      [2, 1],
+      [0, 2],
+      [0, 1],
+      [0, 3],
+    ];
+    const utf8 = new Utf8Column(
+      bytes,
+      Int32Array.from(slices, (r) => r[0]!),
+      Int32Array.from(slices, (r) => r[1]!),
+    );
+    const paths = [0, 1].map((g) => join(dir, "bounds", `${g}.parquet`));
+    const files = await writer.write({
+      columns: [
+        { name: "js", kind: ColumnKind.String, values: texts },
+        { name: 'ut"f8', kind: ColumnKind.String, values: utf8 },
+        { name: "none", kind: ColumnKind.String, values: texts.map(() => null) },
+      ],
+      files: paths,
+      groupOf: texts.map((_, i) => i % 2),
+    });
+    const byBytes = (rows: string[]) =>
+      rows.map((t) => t.toWellFormed()).sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    for (const [g, file] of files.entries()) {
+      const js = byBytes(texts.filter((_, i) => i % 2 === g));
+      const own = byBytes(slices.filter((_, i) => i % 2 === g).map(([at, n]) => "abc".slice(at, at! + n!)));
+      expect(file.stats.minValues).toEqual({ js: js[0], 'ut"f8': own[0] });
+      expect(file.stats.maxValues).toEqual({ js: js.at(-1), 'ut"f8': own.at(-1) });
+      expect(file.stats.nullCount).toEqual({ js: 0, 'ut"f8': 0, none: 5 });
+    }
+    expect(files[0]!.stats.maxValues.js).toBe("😀");
+    expect(files[1]!.stats.maxValues.js).toBe("\ufffd");
+    expect(files[1]!.stats.minValues['ut"f8']).toBe("");
+  });
+
   it("keeps string statistics to a 32-character prefix", async () => {
     const long = "x".repeat(40);
     const [file] = await writer.write({

@@ -5,12 +5,14 @@ import { basename, dirname, join } from "node:path";
 import {
   type DuckDBConnection,
   DuckDBInstance,
+  DuckDBMapValue,
+  type DuckDBResultReader,
   DuckDBTableFunction,
   type DuckDBValue,
   INTEGER,
 } from "@duckdb/node-api";
 import duckdb from "@duckdb/node-bindings";
-import { COLUMN_KINDS, type ColumnKind } from "./column-kind.js";
+import { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
 import {
   type ColumnValues,
   type PreparedColumn,
@@ -107,7 +109,8 @@ const ZSTD_LEVEL = 1;
  * place. `inlet_scan` is a table function of this writer's that fills DuckDB's data chunks straight
  * from the request's columns (see `column-vectors.ts`). Every value is checked, and each file's
  * Delta statistics (row and null counts, min/max) gathered, in one pass in JS before any COPY, so a
- * bad value fails the write before it writes anything.
+ * bad value fails the write before it writes anything; the min and max of string columns are the
+ * ones DuckDB wrote into the file's footer (`RETURN_STATS`), which costs less than ordering text in JS.
  *
  * Writes are pipelined: one request is built and prepared at a time (on the event loop), while at
  * most {@link MAX_COPYING} prepared before it are written out by DuckDB's threads, each on its own
@@ -257,10 +260,12 @@ export class ParquetWriter {
         await ensureDir(dirname(path));
         const id = ++this.#scanIds;
         this.#scans.set(id, { columns: plan.columns, rows });
+        let result: DuckDBResultReader;
         try {
-          await connection.run(
+          result = await connection.runAndReadAll(
             `COPY (SELECT ${select} FROM ${SCAN_FUNCTION}(${id})) TO ${quoteString(temp)} ` +
-              `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${ZSTD_LEVEL}, ROW_GROUP_SIZE ${this.#rowGroupSize})`,
+              `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${ZSTD_LEVEL}, ` +
+              `ROW_GROUP_SIZE ${this.#rowGroupSize}, RETURN_STATS true)`,
           );
         } finally {
           this.#scans.delete(id);
@@ -268,7 +273,8 @@ export class ParquetWriter {
         await syncFile(temp);
         await renameDurable(temp, path);
         tempFiles.pop();
-        written.push({ path, size: (await stat(path)).size, stats: fileStats(plan, group, rows.length) });
+        const stats = fileStats(plan, group, rows.length, stringBounds(result, plan));
+        written.push({ path, size: (await stat(path)).size, stats });
       }
       return written;
     } finally {
@@ -368,12 +374,20 @@ function rowsByGroup(rowCount: number, groupOf: ArrayLike<number> | undefined, g
   return rowsOf;
 }
 
-// A group's file statistics in Delta's shape, from the prepared columns'.
-function fileStats(plan: Plan, group: number, numRecords: number): ParquetFileStats {
+// A group's file statistics in Delta's shape: from the prepared columns', and for string columns
+// the min and max DuckDB wrote into the file (`strings`).
+function fileStats(
+  plan: Plan,
+  group: number,
+  numRecords: number,
+  strings: ReadonlyMap<string, StringBounds>,
+): ParquetFileStats {
   const stats: ParquetFileStats = { numRecords, minValues: {}, maxValues: {}, nullCount: {} };
   plan.columns.forEach((column, i) => {
     const name = plan.names[i]!;
-    const { nonNull, min, max } = column.stats[group]!;
+    const { nonNull } = column.stats[group]!;
+    const { min, max } =
+      plan.kinds[i] === ColumnKind.String ? (strings.get(name) ?? {}) : column.stats[group]!;
     stats.nullCount[name] = numRecords - nonNull;
     const stat = COLUMN_KINDS[plan.kinds[i]!].stat;
     if (stat === undefined) return;
@@ -381,6 +395,35 @@ function fileStats(plan: Plan, group: number, numRecords: number): ParquetFileSt
     if (max !== undefined) setStat(stats.maxValues, name, stat(max as DuckDBValue, "max"));
   });
   return stats;
+}
+
+/** The min and max of a string column as a Parquet file's footer keeps them. */
+interface StringBounds {
+  readonly min?: string;
+  readonly max?: string;
+}
+
+// The min and max of each string column, by name, from the statistics a `COPY … (RETURN_STATS
+// true)` returns: what DuckDB wrote into the file's footer (UTF-8 byte order, as stored, values
+// past 256 bytes cut to a prefix; Delta keeps 32 characters at most, see column-kind.ts).
+function stringBounds(result: DuckDBResultReader, plan: Plan): Map<string, StringBounds> {
+  const bounds = new Map<string, StringBounds>();
+  if (!plan.kinds.includes(ColumnKind.String)) return bounds;
+  const byColumn = new Map<DuckDBValue, DuckDBValue>();
+  const statistics = result.getRowObjects()[0]?.column_statistics;
+  if (statistics instanceof DuckDBMapValue)
+    for (const { key, value } of statistics.entries) byColumn.set(key, value);
+  plan.names.forEach((name, i) => {
+    if (plan.kinds[i] !== ColumnKind.String) return;
+    const column = byColumn.get(quoteIdent(name));
+    if (!(column instanceof DuckDBMapValue)) return;
+    const entry = (key: string) => {
+      const value = column.entries.find((e) => e.key === key)?.value;
+      return typeof value === "string" ? value : undefined;
+    };
+    bounds.set(name, { min: entry("min"), max: entry("max") });
+  });
+  return bounds;
 }
 
 // The name of the scan's column `index`.

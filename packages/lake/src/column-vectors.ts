@@ -107,9 +107,25 @@ export class VectorScratch {
     this.#place(i, at, this.#arena.used - at);
   }
 
-  /** Row `i` is `length` bytes of UTF-8 at `start` of `bytes`. */
-  setUtf8(i: number, bytes: Uint8Array, start: number, length: number): void {
-    this.#place(i, this.#arena.appendBytes(bytes, start, length), length);
+  /**
+   * Row `i` is `length` bytes of UTF-8 at `start` of `bytes`, of which DuckDB holds a copy at
+   * `address` for as long as the vector is read: a long string points into that copy, so its bytes
+   * are copied nowhere.
+   */
+  setPinned(i: number, bytes: Uint8Array, start: number, length: number, address: number): void {
+    const u8 = this.u8;
+    const word = i * 4;
+    this.u32[word] = length;
+    const first = i * STRING_T_BYTES + 4;
+    if (length <= INLINE_BYTES) {
+      for (let k = 0; k < length; k++) u8[first + k] = bytes[start + k]!;
+      return;
+    }
+    for (let k = 0; k < 4; k++) u8[first + k] = bytes[start + k]!;
+    const pointer = address + start;
+    const high = Math.floor(pointer / TWO_32);
+    this.u32[word + 2] = pointer - high * TWO_32;
+    this.u32[word + 3] = high;
   }
 
   /**
@@ -121,9 +137,7 @@ export class VectorScratch {
       // Row 0's string_t is written over below; the arena stays in the vector's heap until reset.
       const arena = this.#arena;
       duckdb.vector_assign_string_element_len(vector, 0, arena.bytes.subarray(0, arena.used));
-      const own = duckdb.vector_get_data(vector, STRING_T_BYTES);
-      const view = new DataView(own.buffer, own.byteOffset, STRING_T_BYTES);
-      const base = view.getUint32(12, true) * TWO_32 + view.getUint32(8, true);
+      const base = longStringAddress(vector);
       const u32 = this.u32;
       for (let k = 0; k < this.#longCount; k++) {
         const word = this.#long[k]! * 4; // the string_t's first 32-bit word
@@ -156,6 +170,58 @@ export class VectorScratch {
   }
 }
 
+// Where the bytes of row 0's string, longer than INLINE_BYTES, lie: its string_t's pointer.
+function longStringAddress(vector: RawVector): number {
+  const own = duckdb.vector_get_data(vector, STRING_T_BYTES);
+  const view = new DataView(own.buffer, own.byteOffset, STRING_T_BYTES);
+  return view.getUint32(12, true) * TWO_32 + view.getUint32(8, true);
+}
+
+/** DuckDB's copies of the text of a write's columns, and each column's address in them. */
+export interface PinnedText {
+  /** Per column, the address of its {@link PreparedColumn.text} copy (0: it has none). */
+  readonly addresses: readonly number[];
+  /** Frees the copies: once nothing scans the columns any more. */
+  release(): void;
+}
+
+/**
+ * Has DuckDB hold a copy of the UTF-8 bytes {@link PreparedColumn.text} names, so a column's long
+ * strings can point into it: each buffer copied once, in one native call, into a data chunk of its
+ * own (as row 0 of a VARCHAR vector), and freed when released. The chunks are kept for the next
+ * write: at most one per buffer of the writes in flight.
+ */
+export class TextPins {
+  readonly #free: duckdb.DataChunk[] = [];
+
+  pin(columns: readonly PreparedColumn[]): PinnedText {
+    // Each buffer once, up to where the last long string of its columns ends.
+    const ends = new Map<Uint8Array, number>();
+    for (const { text } of columns) {
+      if (text !== undefined) ends.set(text.bytes, Math.max(ends.get(text.bytes) ?? 0, text.end));
+    }
+    const chunks: duckdb.DataChunk[] = [];
+    const addressOf = new Map<Uint8Array, number>();
+    for (const [bytes, end] of ends) {
+      const chunk = this.#free.pop() ?? duckdb.create_data_chunk([VARCHAR.toLogicalType().logical_type]);
+      chunks.push(chunk);
+      const vector = duckdb.data_chunk_get_vector(chunk, 0);
+      // `end` is past a string longer than INLINE_BYTES, so the copy is never inlined.
+      duckdb.vector_assign_string_element_len(vector, 0, bytes.subarray(0, end));
+      addressOf.set(bytes, longStringAddress(vector));
+    }
+    return {
+      addresses: columns.map(({ text }) => (text === undefined ? 0 : addressOf.get(text.bytes)!)),
+      release: () => {
+        for (const chunk of chunks.splice(0)) {
+          duckdb.data_chunk_reset(chunk);
+          this.#free.push(chunk);
+        }
+      },
+    };
+  }
+}
+
 /** One group's statistics of a column, as {@link COLUMN_KINDS}' `stat` takes them. */
 export interface ColumnGroupStats {
   /** Rows not NULL. */
@@ -170,12 +236,27 @@ export interface ColumnGroupStats {
 
 /** A column checked, its statistics gathered, ready to fill DuckDB vectors. */
 export interface PreparedColumn {
+  /**
+   * UTF-8 bytes the column's long strings lie in, when it has any (a {@link Utf8Column}'s): whoever
+   * scans the column has DuckDB hold a copy of `bytes[0, end)` and passes its address to `fill`.
+   */
+  readonly text?: { readonly bytes: Uint8Array; readonly end: number };
   /** DuckDB type of the scanned column. */
   readonly type: DuckDBType;
   /** Per group, the non-null count and min/max (undefined where the kind keeps none, or not finite). */
   readonly stats: readonly ColumnGroupStats[];
-  /** Writes rows `rows[from]`, … `rows[from + count - 1]` into `vector`. */
-  fill(vector: RawVector, rows: Int32Array, from: number, count: number, scratch: VectorScratch): void;
+  /**
+   * Writes rows `rows[from]`, … `rows[from + count - 1]` into `vector`; `address` is where DuckDB
+   * holds the copy of {@link text} (unused without one).
+   */
+  fill(
+    vector: RawVector,
+    rows: Int32Array,
+    from: number,
+    count: number,
+    scratch: VectorScratch,
+    address: number,
+  ): void;
 }
 
 /**
@@ -424,21 +505,27 @@ function utf8Column(
   stats: ColumnGroupStats[],
 ): PreparedColumn {
   const { bytes, starts, lengths } = column;
+  // Where the last long string ends: DuckDB holds a copy of the bytes up to there.
+  let end = 0;
   for (let row = 0; row < column.length; row++) {
-    if (lengths[row]! >= 0) stats[groupOf === undefined ? 0 : groupOf[row]!]!.nonNull++;
+    const length = lengths[row]!;
+    if (length < 0) continue;
+    stats[groupOf === undefined ? 0 : groupOf[row]!]!.nonNull++;
+    if (length > INLINE_BYTES && starts[row]! + length > end) end = starts[row]! + length;
   }
   return {
     type: VARCHAR,
     stats,
-    fill(vector, rows, from, count, scratch) {
+    ...(end === 0 ? {} : { text: { bytes, end } }),
+    fill(vector, rows, from, count, scratch, address) {
       scratch.beginStrings(count);
       for (let i = 0; i < count; i++) {
         const row = rows[from + i]!;
         const length = lengths[row]!;
         if (length < 0) scratch.setNull(i);
-        else scratch.setUtf8(i, bytes, starts[row]!, length);
+        else scratch.setPinned(i, bytes, starts[row]!, length, address);
       }
-      scratch.finishStrings(vector, count);
+      scratch.finish(vector, count, STRING_T_BYTES);
     },
   };
 }

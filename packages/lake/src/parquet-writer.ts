@@ -17,6 +17,7 @@ import {
   type ColumnValues,
   type PreparedColumn,
   prepareColumn,
+  TextPins,
   VECTOR_ROWS,
   VectorScratch,
 } from "./column-vectors.js";
@@ -134,6 +135,8 @@ export class ParquetWriter {
   #scanIds = 0;
   // Filled by one scan call at a time: DuckDB's calls all run on the event loop.
   readonly #scratch = new VectorScratch();
+  // DuckDB's copies of the text the COPYs in flight scan.
+  readonly #pins = new TextPins();
   #closed = false;
 
   private constructor(
@@ -244,6 +247,7 @@ export class ParquetWriter {
   // group's rows through SCAN_FUNCTION, which fills DuckDB's vectors from the prepared columns.
   async #copy(connection: DuckDBConnection, plan: Plan): Promise<WrittenParquetFile[]> {
     const tempFiles: string[] = [];
+    const text = this.#pins.pin(plan.columns);
     try {
       const written: WrittenParquetFile[] = [];
       const select = plan.names
@@ -259,7 +263,7 @@ export class ParquetWriter {
         tempFiles.push(temp);
         await ensureDir(dirname(path));
         const id = ++this.#scanIds;
-        this.#scans.set(id, { columns: plan.columns, rows });
+        this.#scans.set(id, { columns: plan.columns, rows, addresses: text.addresses });
         let result: DuckDBResultReader;
         try {
           result = await connection.runAndReadAll(
@@ -278,6 +282,7 @@ export class ParquetWriter {
       }
       return written;
     } finally {
+      text.release();
       await Promise.all(tempFiles.map((f) => rm(f, { force: true })));
     }
   }
@@ -318,6 +323,7 @@ export class ParquetWriter {
             cursor.next,
             count,
             this.#scratch,
+            scan.addresses[i]!,
           );
         });
         cursor.next += count;
@@ -340,6 +346,8 @@ interface Plan {
 interface Scan {
   readonly columns: readonly PreparedColumn[];
   readonly rows: Int32Array;
+  /** Where DuckDB holds each column's text (see {@link TextPins}). */
+  readonly addresses: readonly number[];
 }
 
 // Checks the request, gathers each group's statistics and rows. Synchronous: one pass over each column.

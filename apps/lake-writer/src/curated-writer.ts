@@ -9,7 +9,7 @@ import {
   readFrameHead,
   Stage,
 } from "@inlet/bus";
-import { type CuratedColumns, type CuratedTable, LakeError, LakeErrorCode } from "@inlet/lake";
+import { ByteArena, type CuratedColumns, type CuratedTable, LakeError, LakeErrorCode } from "@inlet/lake";
 import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistry } from "@inlet/schema";
 import {
   ATTR_INLET_DATASET,
@@ -74,8 +74,8 @@ export interface CuratedWriterOptions {
 }
 
 /**
- * One buffered frame, kept as received until its flush decodes it: its body (an exact copy: the
- * message's own bytes may share a larger read buffer), the schema it was written with, its trace,
+ * One buffered frame, kept as received until its flush decodes it: its body (a copy in its batch's
+ * arena: the message's own bytes may share a larger read buffer), the schema it was written with, its trace,
  * its event count (a bound on any partition's rows in it), its span (ended at the commit), its
  * content id.
  */
@@ -142,6 +142,11 @@ export class CuratedWriter implements WriterGauges {
   #flushDone: Promise<void> | undefined;
   // The columns builder of the last batch decoded, reused by the next (see #decode).
   #builder: ColumnsBuilder | undefined;
+  // The bodies of the filling batch's frames, copied back to back, and the arena of the batch
+  // flushing: swapped at each flush, once the batch that used the other has settled. Two arenas
+  // reused for good, rather than a buffer allocated per frame (the garbage collector's work).
+  #bodies: ByteArena;
+  #flushingBodies: ByteArena;
   #gateOpen = false;
   #gateCheck: Promise<void> | undefined;
   #loop: PullLoop | undefined;
@@ -161,6 +166,9 @@ export class CuratedWriter implements WriterGauges {
     this.#current = new MicroBatch(options.bounds);
     this.#sizer = new FileSizer(options.targetFileBytes);
     this.#sizer.learn(table.snapshot?.files);
+    // A batch's bodies come to its byte bound and one frame past it (more only at a closed gate).
+    this.#bodies = new ByteArena(Math.ceil(options.bounds.maxBytes * 1.25));
+    this.#flushingBodies = new ByteArena(Math.ceil(options.bounds.maxBytes * 1.25));
   }
 
   /** Opens the dataset's table under its newest schema. */
@@ -222,6 +230,7 @@ export class CuratedWriter implements WriterGauges {
     }
     this.#handBack(this.#current);
     this.#current = new MicroBatch(this.#o.bounds);
+    this.#bodies.used = 0;
     this.#o.metrics.unwatch(this);
     this.#log.info({ committedSeq: this.#committed }, "curated writer stopped");
   }
@@ -290,7 +299,8 @@ export class CuratedWriter implements WriterGauges {
     this.#o.metrics.frameIn(this.dataset, this.zone, events);
     const partitions: PartitionRows = new Map(events === 0 ? [] : [[null, events]]);
     const span = this.#startSpan(frame);
-    const body = Buffer.from(msg.data); // a copy
+    const at = this.#bodies.appendBytes(msg.data, 0, msg.data.length);
+    const body = this.#bodies.bytes.subarray(at, at + msg.data.length);
     const item = { body, events, writer, traceparent: frame.traceparent, partitions, span, contentId };
     this.#current.add(seq, delivery, item, events, body.length, Date.now());
     if (contentId !== undefined) this.#bufferedContent.add(contentId);
@@ -368,6 +378,9 @@ export class CuratedWriter implements WriterGauges {
     const batch = this.#current;
     if (batch.frames === 0) return;
     this.#current = new MicroBatch(this.#o.bounds);
+    // Called with no flush in progress: the batch that used the other arena has settled.
+    [this.#bodies, this.#flushingBodies] = [this.#flushingBodies, this.#bodies];
+    this.#bodies.used = 0;
     this.#flushing = batch;
     this.#flushDone = this.#commit(batch, reason).finally(() => {
       this.#flushing = undefined;

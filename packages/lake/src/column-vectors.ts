@@ -452,12 +452,7 @@ function stringColumn(
   groupOf: ArrayLike<number> | undefined,
   stats: ColumnGroupStats[],
 ): PreparedColumn {
-  for (let row = 0; row < values.length; row++) {
-    const v = values[row];
-    if (v == null) continue;
-    if (typeof v !== "string") throw mismatch(ColumnKind.String, name, row, v);
-    stats[groupOf === undefined ? 0 : groupOf[row]!]!.nonNull++;
-  }
+  countValues(ColumnKind.String, values, name, groupOf, stats);
   return { type: VARCHAR, stats, fill: fillStrings(values as ArrayLike<string | null | undefined>) };
 }
 
@@ -536,12 +531,7 @@ function binaryColumn(
   groupOf: ArrayLike<number> | undefined,
   stats: ColumnGroupStats[],
 ): PreparedColumn {
-  for (let row = 0; row < values.length; row++) {
-    const v = values[row];
-    if (v == null) continue;
-    if (!(v instanceof Uint8Array)) throw mismatch(ColumnKind.Binary, name, row, v);
-    stats[groupOf === undefined ? 0 : groupOf[row]!]!.nonNull++;
-  }
+  countValues(ColumnKind.Binary, values, name, groupOf, stats);
   return {
     type: BLOB,
     stats,
@@ -555,6 +545,23 @@ function binaryColumn(
       scratch.finish(vector, count, 0);
     },
   };
+}
+
+// Checks that each value not null fits a column of `kind` (the first that does not throws, naming
+// the column and row) and counts each group's values not null.
+function countValues(
+  kind: ColumnKind,
+  values: ArrayLike<unknown>,
+  name: string,
+  groupOf: ArrayLike<number> | undefined,
+  stats: ColumnGroupStats[],
+): void {
+  for (let row = 0; row < values.length; row++) {
+    const v = values[row];
+    if (v == null) continue;
+    if (!fitsColumn(kind, v)) throw mismatch(kind, name, row, v);
+    stats[groupOf === undefined ? 0 : groupOf[row]!]!.nonNull++;
+  }
 }
 
 const jsonText = (v: unknown) => COLUMN_KINDS.json.stage(v) as string;

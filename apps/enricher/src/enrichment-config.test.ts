@@ -1,8 +1,8 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { loadEnrichmentConfig, parseEnrichmentConfig } from "./enrichment-config.js";
 import { EnrichmentErrorCode } from "./enrichment-error.js";
 
@@ -48,6 +48,7 @@ describe("loadEnrichmentConfig", () => {
 
   it("names the path when the file is missing or not JSON", async () => {
     const dir = await mkdtemp(join(tmpdir(), "enrichment-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     await expect(loadEnrichmentConfig(join(dir, "none.json"))).rejects.toThrow(/none\.json: cannot read/);
     await writeFile(join(dir, "bad.json"), "{");
     await expect(loadEnrichmentConfig(join(dir, "bad.json"))).rejects.toThrow(/bad\.json: not valid JSON/);

@@ -1,15 +1,17 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { EnrichmentErrorCode } from "./enrichment-error.js";
 import { isKvKey, readReferenceFile } from "./reference-file.js";
 
 const REFERENCE = fileURLToPath(new URL("../../../config/reference/", import.meta.url));
 
 async function file(content: string): Promise<string> {
-  const path = join(await mkdtemp(join(tmpdir(), "reference-")), "table.json");
+  const dir = await mkdtemp(join(tmpdir(), "reference-"));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, "table.json");
   await writeFile(path, content);
   return path;
 }

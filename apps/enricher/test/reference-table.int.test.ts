@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@inlet/telemetry";
@@ -6,14 +6,16 @@ import { uniqueName, waitFor } from "@inlet/testing";
 import { natsTest as test } from "@inlet/testing/vitest";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
-import { describe, expect } from "vitest";
+import { describe, expect, onTestFinished } from "vitest";
 import { EnrichmentErrorCode } from "../src/enrichment-error.js";
 import { ReferenceTable, type ReferenceTableOptions } from "../src/reference-table.js";
 
 const logger = createLogger({ service: "enricher-test", level: "silent" });
 
 async function referenceFile(rows: Record<string, object>): Promise<string> {
-  const path = join(await mkdtemp(join(tmpdir(), "reference-")), "merchants.json");
+  const dir = await mkdtemp(join(tmpdir(), "reference-"));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, "merchants.json");
   await writeFile(path, JSON.stringify(rows));
   return path;
 }

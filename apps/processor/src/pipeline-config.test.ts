@@ -1,8 +1,8 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { loadPipelineConfig, parsePipelineConfig } from "./pipeline-config.js";
 import { PipelineError, PipelineErrorCode } from "./pipeline-error.js";
 
@@ -91,6 +91,7 @@ describe("loadPipelineConfig", () => {
 
   it("names the path when the file is missing or not JSON", async () => {
     const dir = await mkdtemp(join(tmpdir(), "pipeline-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     await expect(loadPipelineConfig(join(dir, "missing.json"))).rejects.toThrow(
       /missing\.json: cannot read the pipeline rules/,
     );

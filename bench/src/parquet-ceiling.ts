@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import { DuckDBInstance } from "@duckdb/node-api";
+import type { DemoDataset } from "@inlet/demo";
 import { BENCH_DATASETS, generateLines } from "./events.js";
 import { count, type Phase } from "./progress.js";
 import { sqlString } from "./sql.js";
@@ -12,6 +13,8 @@ import { sqlString } from "./sql.js";
 /** The Parquet ceiling: DuckDB alone turning NDJSON into ZSTD Parquet. */
 export interface ParquetCeiling {
   events: number;
+  /** Mean bytes of an event as JSON (newline included). */
+  eventBytes: number;
   /** NDJSON input, bytes. */
   inputBytes: number;
   /** Parquet output, bytes. */
@@ -23,12 +26,20 @@ export interface ParquetCeiling {
 
 const CHUNK = 20_000;
 
+/** `n` events of `dataset` as JSON lines, distinct for each seed. */
+export type LineSource = (dataset: DemoDataset, n: number, seed: number) => string[];
+
 /**
- * Writes `events` demo events (the three datasets in equal parts, one NDJSON file each), then times
- * DuckDB's `COPY (SELECT * FROM read_json(…)) TO … (FORMAT parquet, COMPRESSION zstd)` over each
- * file, whole: reading, schema detection, conversion, compression and the write.
+ * Writes `events` events (the three datasets in equal parts, one NDJSON file each; the demo events
+ * as producers send them unless `lines` says otherwise), then times DuckDB's
+ * `COPY (SELECT * FROM read_json(…)) TO … (FORMAT parquet, COMPRESSION zstd)` over each file, whole:
+ * reading, schema detection, conversion, compression and the write.
  */
-export async function measureParquetCeiling(events: number, phase: Phase): Promise<ParquetCeiling> {
+export async function measureParquetCeiling(
+  events: number,
+  phase: Phase,
+  lines: LineSource = generateLines,
+): Promise<ParquetCeiling> {
   const dir = await mkdtemp(join(tmpdir(), "inlet-bench-parquet-"));
   const perDataset = Math.floor(events / BENCH_DATASETS.length);
   try {
@@ -41,8 +52,8 @@ export async function measureParquetCeiling(events: number, phase: Phase): Promi
         phase.update(`writing NDJSON: ${dataset} ${count(done)} / ${count(perDataset)}`);
         const n = Math.min(CHUNK, perDataset - done);
         // A fresh seed per chunk keeps memory flat and the events distinct.
-        const lines = generateLines(dataset, n, 1_000 * (d + 1) + done);
-        if (!out.write(`${lines.join("\n")}\n`)) await once(out, "drain");
+        const chunk = lines(dataset, n, 1_000 * (d + 1) + done);
+        if (!out.write(`${chunk.join("\n")}\n`)) await once(out, "drain");
       }
       out.end();
       await finished(out);
@@ -70,7 +81,14 @@ export async function measureParquetCeiling(events: number, phase: Phase): Promi
       instance.closeSync();
     }
     const total = perDataset * BENCH_DATASETS.length;
-    return { events: total, inputBytes, outputBytes, seconds, eventsPerS: Math.round(total / seconds) };
+    return {
+      events: total,
+      eventBytes: Math.round(inputBytes / total),
+      inputBytes,
+      outputBytes,
+      seconds,
+      eventsPerS: Math.round(total / seconds),
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

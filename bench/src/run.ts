@@ -8,6 +8,7 @@ import { findRepoRoot } from "@inlet/testing";
 import { type BenchStack, startBenchStack } from "./bench-stack.js";
 import { measureBusCeiling } from "./bus-ceiling.js";
 import { summarizeProfiles, writeProfileSummary } from "./cpu-profile.js";
+import { curatedLines, loadCuratedShape } from "./curated-events.js";
 import { measureE2e, waitForDrain } from "./e2e.js";
 import { measureFreshness } from "./freshness.js";
 import { describeMachine } from "./machine.js";
@@ -63,6 +64,7 @@ async function main(): Promise<number> {
     bus_consume_per_s: null,
     bus_message_bytes: null,
     parquet_events_per_s: null,
+    parquet_curated_events_per_s: null,
   };
   const inlet: InletFigures = {
     e2e_events_per_s: null,
@@ -111,8 +113,17 @@ async function main(): Promise<number> {
     await attempt("parquet", async (phase) => {
       const parquet = await measureParquetCeiling(o.parquetEvents, phase);
       ceilings.parquet_events_per_s = parquet.eventsPerS;
-      details.parquet = parquet;
-      return `${count(parquet.eventsPerS)} events/s (${count(parquet.events)} events in ${parquet.seconds.toFixed(2)} s)`;
+      // The same conversion of the rows the writer figure writes: enriched, with the envelope.
+      const shape = await loadCuratedShape(join(rootDir, "config"));
+      const curated = await measureParquetCeiling(o.parquetEvents, phase, (ds, n, seed) =>
+        curatedLines(shape, ds, n, seed),
+      );
+      ceilings.parquet_curated_events_per_s = curated.eventsPerS;
+      details.parquet = { ...parquet, curatedRows: curated };
+      return (
+        `${count(parquet.eventsPerS)} events/s (${count(parquet.events)} events of ${parquet.eventBytes} B in ${parquet.seconds.toFixed(2)} s) · ` +
+        `the writer's rows (${curated.eventBytes} B): ${count(curated.eventsPerS)} events/s`
+      );
     });
   }
   if (wants(Figure.Writer)) {

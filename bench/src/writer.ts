@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -15,7 +15,6 @@ import {
   stageFrameId,
   streamSpecs,
 } from "@inlet/bus";
-import type { DemoDataset, DemoEvent } from "@inlet/demo";
 import { ServiceName, serviceLaunchEnv, serviceNodeFlags } from "@inlet/dev";
 import {
   type CuratedRow,
@@ -25,15 +24,9 @@ import {
   ParquetWriter,
   readDeltaSnapshot,
 } from "@inlet/lake";
-import {
-  type AvroType,
-  createAvroType,
-  type DatasetDefinition,
-  loadDatasets,
-  registerDatasets,
-  SchemaRegistry,
-} from "@inlet/schema";
+import { registerDatasets, SchemaRegistry } from "@inlet/schema";
 import { freePort, startNatsServer, startProcess } from "@inlet/testing";
+import { loadCuratedShape } from "./curated-events.js";
 import { BENCH_DATASETS, generateEvents } from "./events.js";
 import { count, type Phase } from "./progress.js";
 
@@ -75,9 +68,7 @@ export async function measureWriter(
   phase: Phase,
 ): Promise<WriterResult> {
   const configDir = join(rootDir, "config");
-  const definitions = await loadDatasets(configDir);
-  const types = latestTypes(definitions);
-  const enrich = await enricher(configDir);
+  const { definitions, types, enrich } = await loadCuratedShape(configDir);
   const perDataset = Math.floor(events / BENCH_DATASETS.length);
   const dir = await mkdtemp(join(tmpdir(), "inlet-bench-writer-"));
   const lakeDir = join(dir, "lake");
@@ -253,48 +244,6 @@ function committedRows(snapshot: DeltaSnapshot | undefined): number {
   return snapshot === undefined ? 0 : snapshot.files.reduce((n, f) => n + (f.stats?.numRecords ?? 0), 0);
 }
 
-// The Avro type of each dataset's latest schema: what the enricher writes to CURATED.
-function latestTypes(
-  definitions: readonly DatasetDefinition[],
-): Map<DemoDataset, { type: AvroType; version: number }> {
-  const types = new Map<DemoDataset, { type: AvroType; version: number }>();
-  for (const ds of BENCH_DATASETS) {
-    const latest = definitions.find((d) => d.name === ds)?.versions.at(-1);
-    if (latest === undefined) throw new Error(`config has no dataset ${ds}`);
-    types.set(ds, { type: createAvroType(latest.schema), version: latest.version });
-  }
-  return types;
-}
-
-type Reference = Record<string, Record<string, string>>;
-
-// Fills the enrichment fields the way the enricher would, from config/reference.
-async function enricher(configDir: string): Promise<(ds: DemoDataset, e: DemoEvent) => DemoEvent> {
-  const merchants = JSON.parse(
-    await readFile(join(configDir, "reference", "merchants.json"), "utf8"),
-  ) as Reference;
-  const devices = JSON.parse(
-    await readFile(join(configDir, "reference", "devices.json"), "utf8"),
-  ) as Reference;
-  return (ds, e) => {
-    if (ds === "transactions") {
-      const m = merchants[String(e.merchant_id)];
-      return {
-        ...e,
-        merchant_name: m?.name ?? null,
-        merchant_category: m?.category ?? null,
-        merchant_country: m?.country ?? null,
-        merchant_found: m !== undefined,
-      };
-    }
-    if (ds === "sensor_readings") {
-      const d = devices[String(e.device_id)];
-      return { ...e, site: d?.site ?? null, device_model: d?.model ?? null, device_found: d !== undefined };
-    }
-    return e;
-  };
-}
-
 /**
  * The lake package alone, as a reference for the writer figure: `CuratedTable.append` of the same
  * enriched events, already decoded, in batches of `maxRows` (one ParquetWriter, in this process).
@@ -307,9 +256,7 @@ export async function measureTableAppend(
   phase: Phase,
 ): Promise<{ events: number; seconds: number; eventsPerS: number }> {
   const configDir = join(rootDir, "config");
-  const definitions = await loadDatasets(configDir);
-  const types = latestTypes(definitions);
-  const enrich = await enricher(configDir);
+  const { definitions, types, enrich } = await loadCuratedShape(configDir);
   const dir = await mkdtemp(join(tmpdir(), "inlet-bench-append-"));
   const writer = await ParquetWriter.create();
   const perDataset = Math.floor(events / BENCH_DATASETS.length);

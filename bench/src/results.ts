@@ -144,11 +144,15 @@ function verdict(pass: boolean | null): string {
   return pass === null ? "not measured" : pass ? "**pass**" : "**FAIL**";
 }
 
-/** The Markdown report (`latest.md`): machine, figures, targets. */
-export function renderMarkdown(r: BenchResults): string {
+/**
+ * The Markdown report (`latest.md`): machine, figures, targets. With `previous` (the last full run,
+ * as `latest.json` held it before this run), each target's value then stands beside its value now.
+ */
+export function renderMarkdown(r: BenchResults, previous?: BenchResults): string {
   const m = r.machine;
   const c = r.ceilings;
   const f = r.inlet;
+  const before = new Map((previous?.targets ?? []).map((t) => [t.name, t]));
   const lines: string[] = [
     `# Inlet benchmark (${r.kind} run)`,
     "",
@@ -156,12 +160,20 @@ export function renderMarkdown(r: BenchResults): string {
     "",
     "## Targets",
     "",
-    "| target | value | threshold | result |",
-    "|---|---:|---:|---|",
-    ...r.targets.map(
-      (t) =>
-        `| ${t.what} | ${fmt(t.value, 2)} ${t.unit} | ${t.comparison} ${fmt(t.threshold, 2)} ${t.unit} | ${verdict(t.pass)} |`,
-    ),
+    ...(previous === undefined
+      ? ["| target | value | threshold | result |", "|---|---:|---:|---|"]
+      : [
+          `The last column is the full run before this one (${previous.date.slice(0, 16).replace("T", " ")} UTC).`,
+          "",
+          "| target | value | threshold | result | last full run |",
+          "|---|---:|---:|---|---:|",
+        ]),
+    ...r.targets.map((t) => {
+      const row = `| ${t.what} | ${fmt(t.value, 2)} ${t.unit} | ${t.comparison} ${fmt(t.threshold, 2)} ${t.unit} | ${verdict(t.pass)} |`;
+      if (previous === undefined) return row;
+      const then = before.get(t.name);
+      return `${row} ${then === undefined || then.value === null ? "–" : `${fmt(then.value, 2)} ${then.unit}`} |`;
+    }),
     "",
     "## Ceilings (this machine, this run)",
     "",

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `pnpm bench` / `./inlet bench`: measures Inlet's figures and the machine's ceilings in one run and
 // writes bench/results/latest.{json,md} (see bench/README.md for how to read them).
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SERVICE_ORDER } from "@inlet/dev";
 import { findRepoRoot } from "@inlet/testing";
@@ -255,11 +255,24 @@ async function main(): Promise<number> {
   // Only a full run with the default settings replaces the committed results; others go beside them.
   const base = kind === "full" ? "latest" : kind;
   await mkdir(o.outDir, { recursive: true });
-  const markdown = renderMarkdown(results);
+  const markdown = renderMarkdown(results, await lastFullRun(join(o.outDir, "latest.json")));
   await writeFile(join(o.outDir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(join(o.outDir, `${base}.md`), markdown);
   process.stdout.write(`\n${markdown}\nwrote ${join(o.outDir, `${base}.json`)} and ${base}.md\n`);
   return Object.keys(errors).length > 0 ? 1 : 0;
+}
+
+// The results of the last full run, as `latest.json` holds them; undefined when there is none yet.
+async function lastFullRun(path: string): Promise<BenchResults | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  const results = JSON.parse(text) as BenchResults;
+  return results.kind === "full" && Array.isArray(results.targets) ? results : undefined;
 }
 
 /** `full` (all figures, default settings), `quick`, `partial` (a subset) or `experiment` (profiled or tuned). */

@@ -24,18 +24,31 @@ export async function loadCuratedShape(configDir: string): Promise<CuratedShape>
 }
 
 /**
+ * `event` of `dataset` enriched, then through its latest Avro schema and back: exactly the fields
+ * and values the lake-writer decodes from CURATED.
+ */
+export function curatedEvent(
+  shape: CuratedShape,
+  dataset: DemoDataset,
+  event: DemoEvent,
+): Record<string, unknown> {
+  const { type } = shape.types.get(dataset)!;
+  return type.fromBuffer(type.toBuffer(shape.enrich(dataset, event))) as Record<string, unknown>;
+}
+
+/**
  * `n` rows of `dataset` as the lake-writer writes them in the writer figure, as JSON lines: the
- * enriched event as its Avro schema reads it (through Avro and back), then the envelope columns,
+ * {@link curatedEvent}, then the envelope columns,
  * named and filled as the writer figure's frames fill them (ids `w-<ds>-<n>`, no trace); seeds
  * a chunk's length apart give distinct ids.
  * Timestamps stay epoch ms, as in the producer events' ceiling.
  */
 export function curatedLines(shape: CuratedShape, dataset: DemoDataset, n: number, seed: number): string[] {
-  const { type, version } = shape.types.get(dataset)!;
+  const { version } = shape.types.get(dataset)!;
   const ingestedAt = Date.now();
   return generateEvents(dataset, n, seed, version).map((e, i) =>
     JSON.stringify({
-      ...(type.fromBuffer(type.toBuffer(shape.enrich(dataset, e))) as Record<string, unknown>),
+      ...curatedEvent(shape, dataset, e),
       _event_id: `w-${dataset}-${seed + i}`,
       _ingested_at: ingestedAt,
       _trace_id: null,

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Memory and CPU of one process, from /proc (Linux). */
 export interface ProcSample {
@@ -99,4 +99,57 @@ function round1(n: number): number {
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
+}
+
+/**
+ * CPU time (user + system, seconds) of one Node process's threads, grouped by what runs on them:
+ * its JS thread, libuv's pool (DuckDB's statements and file-system calls run there), V8's helper
+ * threads (garbage collection, compilation) and any other.
+ */
+export interface ThreadCpu {
+  js: number;
+  libuv: number;
+  v8: number;
+  other: number;
+}
+
+/** Reads each thread's `stat` under `/proc/<pid>/task`; undefined when the process is gone (or not Linux). */
+export function sampleThreads(pid: number): ThreadCpu | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  const cpu: ThreadCpu = { js: 0, libuv: 0, v8: 0, other: 0 };
+  for (const tid of tids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    } catch {
+      continue; // the thread ended between the listing and the read
+    }
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const seconds = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+    if (tid === String(pid)) cpu.js += seconds;
+    else if (name.startsWith("libuv-worker")) cpu.libuv += seconds;
+    else if (name.startsWith("V8")) cpu.v8 += seconds;
+    else cpu.other += seconds;
+  }
+  return cpu;
+}
+
+/** The whole machine's CPU time from `/proc/stat`, seconds summed over its cores: busy and in all. */
+export function sampleMachine(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is within user)
+    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = ticks.reduce((a, b) => a + b, 0);
+    const idle = ticks[3]! + ticks[4]!;
+    return { busy: (total - idle) / TICKS_PER_S, total: total / TICKS_PER_S };
+  } catch {
+    return undefined;
+  }
 }

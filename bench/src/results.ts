@@ -1,4 +1,5 @@
 import type { MachineInfo } from "./machine.js";
+import type { WriterCpu } from "./writer.js";
 
 /** The machine's ceilings, measured in the same run. */
 export interface Ceilings {
@@ -20,6 +21,8 @@ export interface InletFigures {
   writer_events_per_s: number | null;
   /** The writer figure's drain at full speed: no startup, no wait for the last flush interval. */
   writer_steady_events_per_s: number | null;
+  /** Where the writer figure's CPU went at full speed, per committed event (µs), by part. */
+  writer_cpu_us_per_event: WriterCpu | null;
   flush_interval_ms: number;
   freshness_p50_ms: number | null;
   freshness_p99_ms: number | null;
@@ -135,6 +138,36 @@ export function computeTargets(c: Ceilings, f: InletFigures): Target[] {
   ];
 }
 
+// Where the writer figure's CPU went, beside what its target would leave for all of it.
+function writerCpuSection(r: BenchResults): string[] {
+  const cpu = r.inlet.writer_cpu_us_per_event;
+  if (!cpu) return []; // not measured, or a report from before it was
+
+  const share = r.targets.find((t) => t.name === "writer_vs_parquet")?.threshold ?? null;
+  const ceiling = r.ceilings.parquet_events_per_s;
+  const budget = share === null || ceiling === null ? null : (r.machine.cores * 1e6) / (share * ceiling);
+  return [
+    "## Where the writer figure's CPU goes",
+    "",
+    `Core time per committed event at full speed (${fmt(cpu.windowS, 1)} s window), from \`/proc\`:`,
+    "",
+    "| part | µs per event |",
+    "|---|---:|",
+    `| lake-writer's JS thread: NATS client, frame checks, decoding, filling DuckDB's chunks, commits | ${fmt(cpu.jsThreadUs, 2)} |`,
+    `| lake-writer's libuv threads: DuckDB's \`COPY\`s (encoding, compression), file-system calls | ${fmt(cpu.libuvThreadsUs, 2)} |`,
+    `| lake-writer's V8 helper threads: garbage collection, compilation | ${fmt(cpu.v8HelpersUs, 2)} |`,
+    `| lake-writer's other threads | ${fmt(cpu.otherThreadsUs, 2)} |`,
+    `| nats-server | ${fmt(cpu.natsServerUs, 2)} |`,
+    `| all of it | ${fmt(cpu.totalUs, 2)} |`,
+    "",
+    `The machine was ${fmt(Math.round(cpu.machineBusy * 100))}% busy in the window, every process counted.` +
+      (budget === null
+        ? ""
+        : ` The writer target (${fmt(share, 2)} × the parquet ceiling) on ${r.machine.cores} cores leaves ${fmt(budget, 2)} µs per event for all of it.`),
+    "",
+  ];
+}
+
 function fmt(value: number | null, digits = 0): string {
   if (value === null) return "–";
   return value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
@@ -201,6 +234,7 @@ export function renderMarkdown(r: BenchResults, previous?: BenchResults): string
     `| query: same group-by, DuckDB in-process | ${fmt(f.query_duckdb_ms, 1)} ms |`,
     `| query: 100k-row JSON result through the API | ${fmt(f.json_rows_per_s)} rows/s |`,
     "",
+    ...writerCpuSection(r),
   ];
   const errors = Object.entries(r.errors);
   if (errors.length > 0) {

@@ -71,6 +71,7 @@ async function main(): Promise<number> {
     e2e_window_s: null,
     writer_events_per_s: null,
     writer_steady_events_per_s: null,
+    writer_cpu_us_per_event: null,
     flush_interval_ms: o.flushMs,
     freshness_p50_ms: null,
     freshness_p99_ms: null,
@@ -142,12 +143,13 @@ async function main(): Promise<number> {
       );
       inlet.writer_events_per_s = writer.eventsPerS;
       inlet.writer_steady_events_per_s = writer.steadyEventsPerS;
+      inlet.writer_cpu_us_per_event = writer.cpu;
       const lakeAlone = await measureTableAppend(rootDir, o.writerEvents / 4, o.writerMaxRows, phase);
       details.writer = { ...writer, lakeAppendAlone: lakeAlone };
       return (
         `${count(writer.eventsPerS)} events/s (${count(writer.events)} events in ${writer.seconds} s, ` +
         `${writer.commits} commits; startup ${writer.startupMs} ms; full speed ${writer.steadyEventsPerS === null ? "–" : count(writer.steadyEventsPerS)} events/s) · ` +
-        `lake package alone ${count(lakeAlone.eventsPerS)} events/s`
+        `CPU ${writer.cpu === null ? "–" : writer.cpu.totalUs} µs per event · lake package alone ${count(lakeAlone.eventsPerS)} events/s`
       );
     });
   }

@@ -28,6 +28,7 @@ import { registerDatasets, SchemaRegistry } from "@inlet/schema";
 import { freePort, startNatsServer, startProcess } from "@inlet/testing";
 import { curatedEvent, loadCuratedShape } from "./curated-events.js";
 import { BENCH_DATASETS, generateEvents } from "./events.js";
+import { sampleMachine, sampleProcess, sampleThreads, type ThreadCpu } from "./proc-stats.js";
 import { count, type Phase } from "./progress.js";
 
 /** The lake-writer alone, from a pre-filled CURATED stream to committed Parquet. */
@@ -50,6 +51,38 @@ export interface WriterResult {
   steadyEventsPerS: number | null;
   /** Bytes of Avro payload per event in the frames. */
   payloadBytes: number;
+  /**
+   * Where the CPU went at full speed (over the polls `steadyEventsPerS` spans), per committed
+   * event; null when the drain was too short to tell, or off Linux.
+   */
+  cpu: WriterCpu | null;
+}
+
+/** Core time per committed event (µs) of each part of the drain, and how busy the machine was. */
+export interface WriterCpu {
+  /** The lake-writer's JS thread: the NATS client, frame checks, decoding, filling DuckDB's chunks, commits. */
+  jsThreadUs: number;
+  /** libuv's pool in the lake-writer: DuckDB's `COPY`s (encoding, compressing, writing) and file-system calls. */
+  libuvThreadsUs: number;
+  /** V8's helper threads in the lake-writer: garbage collection and compilation. */
+  v8HelpersUs: number;
+  /** The lake-writer's other threads. */
+  otherThreadsUs: number;
+  /** nats-server, delivering the frames and taking the acks. */
+  natsServerUs: number;
+  /** All of the above. */
+  totalUs: number;
+  /** Share of all the machine's cores busy in the window, with every process counted (1 = all busy). */
+  machineBusy: number;
+  /** The window, seconds. */
+  windowS: number;
+}
+
+// CPU time read at one poll, seconds.
+interface CpuReading {
+  writer: ThreadCpu;
+  nats: number;
+  machine: { busy: number; total: number };
 }
 
 const EVENTS_PER_FRAME = 1_000;
@@ -169,7 +202,7 @@ export async function measureWriter(
       const total = perDataset * BENCH_DATASETS.length;
       const snapshots = new Map<string, DeltaSnapshot>();
       // (time, rows committed) at each poll that saw rows committed but not all of them.
-      const partial: { at: number; rows: number }[] = [];
+      const partial: { at: number; rows: number; cpu: CpuReading | undefined }[] = [];
       let rows = 0;
       const deadline = startedAt + 600_000;
       while (rows < total) {
@@ -182,7 +215,9 @@ export async function measureWriter(
           if (snapshot !== undefined) snapshots.set(ds, snapshot);
           rows += committedRows(snapshots.get(ds));
         }
-        if (rows > 0 && rows < total) partial.push({ at: performance.now(), rows });
+        if (rows > 0 && rows < total) {
+          partial.push({ at: performance.now(), rows, cpu: readCpu(writer.pid, server.pid) });
+        }
         const s = (performance.now() - startedAt) / 1000;
         phase.update(
           `${count(rows)} / ${count(total)} rows committed · ${count(rows / Math.max(s, 0.001))} rows/s`,
@@ -203,6 +238,7 @@ export async function measureWriter(
         commits: [...snapshots.values()].reduce((n, s) => n + s.version + 1, 0),
         steadyEventsPerS: steadyRate(partial),
         payloadBytes: Math.round(payloadBytes / total),
+        cpu: steadyCpu(partial),
       };
     } finally {
       await writer.stop();
@@ -238,6 +274,40 @@ function steadyRate(partial: readonly { at: number; rows: number }[]): number | 
   const last = partial.at(-1);
   if (first === undefined || last === undefined || partial.length < 4) return null;
   return Math.round((last.rows - first.rows) / ((last.at - first.at) / 1000));
+}
+
+function readCpu(writerPid: number, natsPid: number | undefined): CpuReading | undefined {
+  const writer = sampleThreads(writerPid);
+  const nats = natsPid === undefined ? undefined : sampleProcess(natsPid);
+  const machine = sampleMachine();
+  if (writer === undefined || nats === undefined || machine === undefined) return undefined;
+  return { writer, nats: nats.cpuS, machine };
+}
+
+// The CPU per committed event between the same polls as steadyRate.
+function steadyCpu(
+  partial: readonly { at: number; rows: number; cpu: CpuReading | undefined }[],
+): WriterCpu | null {
+  const first = partial[0];
+  const last = partial.at(-1);
+  if (first?.cpu === undefined || last?.cpu === undefined || partial.length < 4) return null;
+  const a = first.cpu;
+  const b = last.cpu;
+  const round2 = (n: number) => Math.round(n * 100) / 100;
+  const perEvent = (seconds: number) => round2((seconds * 1e6) / (last.rows - first.rows));
+  const parts = {
+    jsThreadUs: perEvent(b.writer.js - a.writer.js),
+    libuvThreadsUs: perEvent(b.writer.libuv - a.writer.libuv),
+    v8HelpersUs: perEvent(b.writer.v8 - a.writer.v8),
+    otherThreadsUs: perEvent(b.writer.other - a.writer.other),
+    natsServerUs: perEvent(b.nats - a.nats),
+  };
+  return {
+    ...parts,
+    totalUs: round2(Object.values(parts).reduce((x, y) => x + y, 0)),
+    machineBusy: round2((b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)),
+    windowS: round2((last.at - first.at) / 1000),
+  };
 }
 
 function committedRows(snapshot: DeltaSnapshot | undefined): number {

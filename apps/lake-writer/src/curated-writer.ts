@@ -10,7 +10,7 @@ import {
   Stage,
 } from "@inlet/bus";
 import { ByteArena, type CuratedColumns, type CuratedTable, LakeError, LakeErrorCode } from "@inlet/lake";
-import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistry } from "@inlet/schema";
+import type { RegisteredSchema, SchemaRegistry } from "@inlet/schema";
 import {
   ATTR_INLET_DATASET,
   ATTR_INLET_SCHEMA_ID,
@@ -35,6 +35,7 @@ import type { Consumer, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ColumnsBuilder } from "./columns-builder.js";
 import { FileSizer, type PartitionRows } from "./file-sizing.js";
+import { frameSchema } from "./frame-schema.js";
 import { type BatchEntry, type FlushBounds, FlushReason, MicroBatch } from "./micro-batch.js";
 import { PullLoop } from "./pull-loop.js";
 import { RecentFrames } from "./recent-frames.js";
@@ -129,7 +130,6 @@ export class CuratedWriter implements WriterGauges {
   readonly #o: CuratedWriterOptions;
   readonly #log: Logger;
   readonly #tickMs: number;
-  readonly #schemas = new Map<string, RegisteredSchema>();
   readonly #recent = new RecentFrames(DUPLICATE_WINDOW_MS, DUPLICATE_WINDOW_FRAMES);
   // Content ids of the frames in the batches in memory (filling and flushing).
   readonly #bufferedContent = new Set<string>();
@@ -283,7 +283,12 @@ export class CuratedWriter implements WriterGauges {
       );
       return;
     }
-    const writer = await this.#writerSchema(frame.schemaId, msg);
+    const writer = await frameSchema(frame.schemaId, {
+      registry: this.#o.registry,
+      log: this.#log,
+      stopping: () => this.#stopping,
+      refuse: (code, reason) => this.#deadLetterFrame(msg, code, reason),
+    });
     if (writer === undefined) return;
     if (writer.version > this.#decoder.schema.version && !(await this.#upgrade(writer, msg))) return;
     try {
@@ -556,33 +561,6 @@ export class CuratedWriter implements WriterGauges {
     this.#decoder = new RowDecoder(writer, this.#o.eventTimeField);
     this.#log.info({ schemaId: writer.id }, "table schema upgraded");
     return true;
-  }
-
-  // The frame's schema, cached. An unknown schema is poison; a registry that does not answer is
-  // waited for (never a nak: the frame would come back behind newer commits).
-  async #writerSchema(schemaId: string, msg: JsMsg): Promise<RegisteredSchema | undefined> {
-    const cached = this.#schemas.get(schemaId);
-    if (cached !== undefined) return cached;
-    let retryMs = FIRST_RETRY_MS;
-    for (;;) {
-      try {
-        const schema = await this.#o.registry.get(schemaId);
-        this.#schemas.set(schemaId, schema);
-        return schema;
-      } catch (err) {
-        if (
-          err instanceof SchemaError &&
-          (err.code === SchemaErrorCode.NotFound || err.code === SchemaErrorCode.InvalidSchemaId)
-        ) {
-          await this.#deadLetterFrame(msg, err.code, err.message);
-          return undefined;
-        }
-        if (this.#stopping) throw err;
-        this.#log.warn({ err, schemaId, retryMs }, "schema registry unavailable");
-        await sleep(retryMs);
-        retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
-      }
-    }
   }
 
   async #deadLetterFrame(msg: JsMsg, code: string, reason: string): Promise<void> {

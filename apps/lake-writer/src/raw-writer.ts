@@ -10,11 +10,12 @@ import {
   walkFrameBody,
 } from "@inlet/bus";
 import { RAW_RANGE_FIELDS, type RawFrameEvents, type RawZoneWriter } from "@inlet/lake";
-import { type RegisteredSchema, SchemaError, SchemaErrorCode, type SchemaRegistry } from "@inlet/schema";
+import type { SchemaRegistry } from "@inlet/schema";
 import { type Logger, traceIdFromTraceparent } from "@inlet/telemetry";
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { FrameInbox } from "./frame-inbox.js";
+import { frameSchema } from "./frame-schema.js";
 import { type FlushBounds, FlushReason, MicroBatch } from "./micro-batch.js";
 import { type WriterGauges, type WriterMetrics, Zone } from "./writer-metrics.js";
 
@@ -83,7 +84,6 @@ export class RawWriter implements WriterGauges {
   readonly #o: RawWriterOptions;
   readonly #log: Logger;
   readonly #batchBounds: FlushBounds;
-  readonly #schemas = new Map<string, RegisteredSchema>();
   #writer: RawZoneWriter | undefined;
   #batch: Batch;
   #inbox: FrameInbox | undefined;
@@ -215,7 +215,12 @@ export class RawWriter implements WriterGauges {
       await this.#deadLetter(msg, e instanceof FrameError ? e.code : "BAD_FRAME", String(e.message));
       return;
     }
-    const schema = await this.#schema(frame.schemaId, msg);
+    const schema = await frameSchema(frame.schemaId, {
+      registry: this.#o.registry,
+      log: this.#log,
+      stopping: () => this.#stopping,
+      refuse: (code, reason) => this.#deadLetter(msg, code, reason),
+    });
     if (schema === undefined) return;
     const writer = await this.#openWriter();
     try {
@@ -352,31 +357,6 @@ export class RawWriter implements WriterGauges {
       }
     }
     return this.#writer;
-  }
-
-  async #schema(schemaId: string, msg: JsMsg): Promise<RegisteredSchema | undefined> {
-    const cached = this.#schemas.get(schemaId);
-    if (cached !== undefined) return cached;
-    let retryMs = FIRST_RETRY_MS;
-    for (;;) {
-      try {
-        const schema = await this.#o.registry.get(schemaId);
-        this.#schemas.set(schemaId, schema);
-        return schema;
-      } catch (err) {
-        if (
-          err instanceof SchemaError &&
-          (err.code === SchemaErrorCode.NotFound || err.code === SchemaErrorCode.InvalidSchemaId)
-        ) {
-          await this.#deadLetter(msg, err.code, err.message);
-          return undefined;
-        }
-        if (this.#stopping) throw err;
-        this.#log.warn({ err, schemaId, retryMs }, "schema registry unavailable");
-        await sleep(retryMs);
-        retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
-      }
-    }
   }
 
   async #deadLetter(msg: JsMsg, code: string, reason: string): Promise<void> {

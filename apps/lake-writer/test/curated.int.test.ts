@@ -1,8 +1,9 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { DlqKind, DurableName, Header, StreamName } from "@inlet/bus";
+import { DlqKind, DurableName, Header, publishFrame, StreamName } from "@inlet/bus";
 import { curatedTableDir, deltaCommitFileName, deltaLogDir } from "@inlet/lake";
-import { waitFor } from "@inlet/testing";
+import { SchemaErrorCode } from "@inlet/schema";
+import { uniqueName, waitFor } from "@inlet/testing";
 import { describe, expect } from "vitest";
 import { TRACE_ID, TRACEPARENT, harnessTest as test } from "./harness.js";
 
@@ -144,6 +145,29 @@ describe("curated writer", () => {
     expect(letter?.headers?.get(Header.DlqKind)).toBe(DlqKind.Frame);
     expect(letter?.headers?.get(Header.SourceSeq)).toBe(String(bad.seq));
     expect([...(letter?.data ?? [])]).toEqual([1, 2, 3]);
+  });
+
+  test("dead-letters a frame whose schema the registry does not know, and writes the frames after it", async ({
+    harness,
+  }) => {
+    const writer = await harness.startWriter();
+    const unknown = await publishFrame(harness.bus.js, harness.subjects.curated("orders"), {
+      events: [{ id: "ev-unknown", ingestedAt: Date.UTC(2024, 2, 1), payload: Buffer.from([2, 4, 6]) }],
+      schemaId: "orders@9",
+      msgId: uniqueName("frame"),
+    });
+    const seq = await harness.publishOrders(harness.orders(1));
+    await waitFor(() => writer.curated.get("orders")!.committedSeq >= seq, { message: "the commit" });
+    await waitFor(async () => (await harness.pending(durable)) === 0, { message: "every frame settled" });
+    expect(await harness.rows()).toHaveLength(1);
+
+    const dlq = await harness.bus.js.consumers.get(harness.stream(StreamName.Dlq));
+    const letter = await dlq.next({ expires: 5_000 });
+    expect(letter?.subject).toBe(harness.subjects.dlq("lake-writer", "orders"));
+    expect(letter?.headers?.get(Header.DlqKind)).toBe(DlqKind.Frame);
+    expect(letter?.headers?.get(Header.SourceSeq)).toBe(String(unknown.seq));
+    expect(letter?.headers?.get(Header.ErrorCode)).toBe(SchemaErrorCode.NotFound);
+    expect(letter?.headers?.get(Header.Error)).toBe("schema orders@9 is not registered");
   });
 
   test("retries a failed flush with the same batch and acks nothing until it commits", async ({

@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { DurableName, ensureConsumer, publishFrame, StreamName } from "@inlet/bus";
-import { createAvroType, formatSchemaId } from "@inlet/schema";
+import { DlqKind, DurableName, ensureConsumer, Header, publishFrame, StreamName } from "@inlet/bus";
+import { createAvroType, formatSchemaId, SchemaErrorCode } from "@inlet/schema";
 import { parsePrometheusText, prometheusKey } from "@inlet/telemetry";
 import { uniqueName, waitFor } from "@inlet/testing";
 import avsc from "avsc";
@@ -74,6 +74,37 @@ describe("raw zone", () => {
     });
     const dirs = await readdir(join(harness.lakeDir, "raw", "orders"));
     expect(dirs).toEqual(["ingest_date=2024-03-01"]);
+  });
+
+  test("dead-letters a frame whose schema the registry does not know, and keeps the frames after it", async ({
+    harness,
+  }) => {
+    const writer = await harness.startWriter({ INLET_RAW_ENABLED: "true" });
+    const ingestedAt = Date.UTC(2024, 2, 1);
+    const unknown = await publishFrame(harness.bus.js, harness.subjects.ingest("orders"), {
+      events: [{ id: "raw-unknown", ingestedAt, payload: Buffer.from([2, 4, 6]) }],
+      schemaId: "orders@9",
+      msgId: uniqueName("ingest"),
+    });
+    const [order] = harness.orders(1);
+    await publishFrame(harness.bus.js, harness.subjects.ingest("orders"), {
+      events: [{ id: "raw-known", ingestedAt, payload: ordersV2.toBuffer({ coupon: null, ...order }) }],
+      schemaId: formatSchemaId("orders", 2),
+      msgId: uniqueName("ingest"),
+    });
+    await waitFor(
+      async () => (await harness.pending(DurableName.RawWriter, harness.stream(StreamName.Ingest))) === 0,
+      { message: "every ingest frame settled" },
+    );
+    await writer.stop();
+    expect((await rawRecords(harness.lakeDir, "orders")).map((r) => r._event_id)).toEqual(["raw-known"]);
+
+    const dlq = await harness.bus.js.consumers.get(harness.stream(StreamName.Dlq));
+    const letter = await dlq.next({ expires: 5_000 });
+    expect(letter?.subject).toBe(harness.subjects.dlq("lake-writer", "orders"));
+    expect(letter?.headers?.get(Header.DlqKind)).toBe(DlqKind.Frame);
+    expect(letter?.headers?.get(Header.SourceSeq)).toBe(String(unknown.seq));
+    expect(letter?.headers?.get(Header.ErrorCode)).toBe(SchemaErrorCode.NotFound);
   });
 
   test("holds at most INLET_WRITER_MAX_BYTES of frames un-acked, acking them by the batch", async ({

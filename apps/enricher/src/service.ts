@@ -22,16 +22,8 @@ import {
 } from "@inlet/bus";
 import type { SchemaRegistry } from "@inlet/schema";
 import {
-  ATTR_INLET_DATASET,
-  ATTR_INLET_SCHEMA_ID,
-  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
-  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
-  ATTR_MESSAGING_DESTINATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_MESSAGING_SYSTEM,
+  consumedFrameAttributes,
   type Logger,
-  MESSAGING_SYSTEM_VALUE_NATS,
-  MessagingOperationType,
   type Meter,
   SpanKind,
   type Tracer,
@@ -179,15 +171,7 @@ export function createEnricher(deps: EnricherDeps): Enricher {
       {
         kind: SpanKind.CONSUMER,
         parent: frame.traceparent,
-        attributes: {
-          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_NATS,
-          [ATTR_MESSAGING_OPERATION_TYPE]: MessagingOperationType.Process,
-          [ATTR_MESSAGING_DESTINATION_NAME]: frame.subject,
-          [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: DurableName.Enricher,
-          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: frame.count,
-          [ATTR_INLET_DATASET]: dataset,
-          [ATTR_INLET_SCHEMA_ID]: schemaId,
-        },
+        attributes: consumedFrameAttributes(frame, DurableName.Enricher, Stage.Enricher),
       },
       async (span) => {
         const traceparent = traceparentOfSpan(span);

@@ -12,20 +12,9 @@ import {
 import { ByteArena, type CuratedColumns, type CuratedTable, LakeError, LakeErrorCode } from "@inlet/lake";
 import type { RegisteredSchema, SchemaRegistry } from "@inlet/schema";
 import {
-  ATTR_INLET_DATASET,
-  ATTR_INLET_SCHEMA_ID,
-  ATTR_INLET_STAGE,
-  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
-  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
-  ATTR_MESSAGING_DESTINATION_NAME,
-  ATTR_MESSAGING_MESSAGE_ID,
-  ATTR_MESSAGING_OPERATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_MESSAGING_SYSTEM,
+  consumedFrameAttributes,
   contextFromTraceparent,
   type Logger,
-  MESSAGING_SYSTEM_VALUE_NATS,
-  MessagingOperationType,
   type Span,
   SpanKind,
   type Tracer,
@@ -591,18 +580,7 @@ export class CuratedWriter implements WriterGauges {
       `process ${frame.subject}`,
       {
         kind: SpanKind.CONSUMER,
-        attributes: {
-          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_NATS,
-          [ATTR_MESSAGING_OPERATION_TYPE]: MessagingOperationType.Process,
-          [ATTR_MESSAGING_OPERATION_NAME]: "process",
-          [ATTR_MESSAGING_DESTINATION_NAME]: frame.subject,
-          [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: this.#o.durable,
-          [ATTR_MESSAGING_MESSAGE_ID]: frame.msgId ?? "",
-          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: frame.count,
-          [ATTR_INLET_DATASET]: this.dataset,
-          [ATTR_INLET_SCHEMA_ID]: frame.schemaId,
-          [ATTR_INLET_STAGE]: Stage.LakeWriter,
-        },
+        attributes: consumedFrameAttributes(frame, this.#o.durable, Stage.LakeWriter),
       },
       contextFromTraceparent(frame.traceparent),
     );

@@ -46,15 +46,28 @@ const rejectionsSeen = new Map<string, string[]>();
 let stack: Stack;
 let nc: NatsConnection;
 let otlp: Server;
-/** Spans the services exported over OTLP/HTTP (JSON): service name, trace id, span name. */
-const spans: { service: string; traceId: string; name: string }[] = [];
+/** Spans the services exported over OTLP/HTTP (JSON): service name, trace id, span name, kind, attributes. */
+const spans: {
+  service: string;
+  traceId: string;
+  name: string;
+  kind: number;
+  attributes: Record<string, string | number | undefined>;
+}[] = [];
+
+type OtlpAttribute = { key: string; value: { stringValue?: string; intValue?: string | number } };
 
 interface OtlpBody {
   resourceSpans?: {
-    resource?: { attributes?: { key: string; value: { stringValue?: string } }[] };
-    scopeSpans?: { spans?: { traceId: string; name: string }[] }[];
+    resource?: { attributes?: OtlpAttribute[] };
+    scopeSpans?: {
+      spans?: { traceId: string; name: string; kind: number; attributes?: OtlpAttribute[] }[];
+    }[];
   }[];
 }
+
+// OTLP's SPAN_KIND_CONSUMER.
+const OTLP_CONSUMER = 5;
 
 /** A stand-in OpenTelemetry collector: takes OTLP/HTTP JSON exports and keeps the spans. */
 async function startOtlpReceiver(): Promise<string> {
@@ -67,7 +80,16 @@ async function startOtlpReceiver(): Promise<string> {
         const service =
           rs.resource?.attributes?.find((a) => a.key === "service.name")?.value.stringValue ?? "?";
         for (const ss of rs.scopeSpans ?? []) {
-          for (const span of ss.spans ?? []) spans.push({ service, traceId: span.traceId, name: span.name });
+          for (const span of ss.spans ?? []) {
+            const attributes = Object.fromEntries(
+              (span.attributes ?? []).map((a) => [
+                a.key,
+                a.value.stringValue ??
+                  (a.value.intValue === undefined ? undefined : Number(a.value.intValue)),
+              ]),
+            );
+            spans.push({ service, traceId: span.traceId, name: span.name, kind: span.kind, attributes });
+          }
         }
       }
       res.writeHead(200, { "content-type": "application/json" }).end("{}");
@@ -341,5 +363,42 @@ describe("the pipeline, end to end", () => {
       () => hops.every((service) => spans.some((s) => s.traceId === traceId && s.service === service)),
       { timeoutMs: 30_000, message: "not every hop exported a span of the trace" },
     );
+    // Each stage that consumes a frame names it the same way: subject, consumer, frame id, dataset, schema, stage.
+    const consumed = [
+      {
+        service: "inlet-processor",
+        stage: "processor",
+        subject: "ingest.transactions",
+        consumer: "processor",
+      },
+      {
+        service: "inlet-enricher",
+        stage: "enricher",
+        subject: "processed.transactions",
+        consumer: "enricher",
+      },
+      {
+        service: "inlet-lake-writer",
+        stage: "lake-writer",
+        subject: "curated.transactions",
+        consumer: "lake-writer-transactions",
+      },
+    ];
+    for (const hop of consumed) {
+      const span = spans.find(
+        (s) => s.traceId === traceId && s.service === hop.service && s.kind === OTLP_CONSUMER,
+      );
+      expect(span?.attributes, hop.service).toMatchObject({
+        "messaging.system": "nats",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": hop.subject,
+        "messaging.consumer.group.name": hop.consumer,
+        "messaging.message.id": expect.stringMatching(/.+/),
+        "messaging.batch.message_count": expect.any(Number),
+        "inlet.dataset": "transactions",
+        "inlet.schema_id": expect.stringMatching(/^transactions@\d+$/),
+        "inlet.stage": hop.stage,
+      });
+    }
   }, 120_000);
 });

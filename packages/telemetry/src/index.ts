@@ -34,6 +34,8 @@ export {
   ATTR_MESSAGING_SYSTEM,
   ATTR_SERVICE_NAME,
   ATTR_SERVICE_VERSION,
+  type ConsumedFrame,
+  consumedFrameAttributes,
   MESSAGING_SYSTEM_VALUE_NATS,
   MessagingOperationType,
 } from "./semconv.js";

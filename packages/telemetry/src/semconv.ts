@@ -2,6 +2,8 @@
 // copied rather than imported: the messaging names are still incubating, and OpenTelemetry advises
 // copying incubating names so a semconv release cannot rename them under us.
 
+import type { Attributes } from "@opentelemetry/api";
+
 /** Resource attribute: the logical name of the service (stable). */
 export const ATTR_SERVICE_NAME = "service.name";
 /** Resource attribute: the version of the service (stable). */
@@ -46,3 +48,40 @@ export const ATTR_INLET_DATASET = "inlet.dataset";
 export const ATTR_INLET_SCHEMA_ID = "inlet.schema_id";
 /** Inlet attribute: the pipeline stage, e.g. `collector`, `processor`, `enricher`, `lake-writer`. */
 export const ATTR_INLET_STAGE = "inlet.stage";
+
+/** The frame a stage's span is about: one JetStream message it consumed (a frame of events). */
+export interface ConsumedFrame {
+  /** The subject it was read from, e.g. `ingest.clicks`. */
+  readonly subject: string;
+  readonly dataset: string;
+  /** The schema id of its payloads, e.g. `clicks@1`. */
+  readonly schemaId: string;
+  /** Events in the frame. */
+  readonly count: number;
+  /** Its frame id (`Nats-Msg-Id`), when it has one. */
+  readonly msgId?: string | undefined;
+}
+
+/**
+ * The attributes of the span a stage opens over one frame it consumed: the messaging conventions'
+ * (system, operation, subject, consumer group, message id, batch size) and Inlet's (dataset,
+ * schema, stage). Every consuming hop uses these, so its spans read alike in any trace viewer.
+ */
+export function consumedFrameAttributes(
+  frame: ConsumedFrame,
+  consumerGroup: string,
+  stage: string,
+): Attributes {
+  return {
+    [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_NATS,
+    [ATTR_MESSAGING_OPERATION_TYPE]: MessagingOperationType.Process,
+    [ATTR_MESSAGING_OPERATION_NAME]: "process",
+    [ATTR_MESSAGING_DESTINATION_NAME]: frame.subject,
+    [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: consumerGroup,
+    [ATTR_MESSAGING_MESSAGE_ID]: frame.msgId ?? "",
+    [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: frame.count,
+    [ATTR_INLET_DATASET]: frame.dataset,
+    [ATTR_INLET_SCHEMA_ID]: frame.schemaId,
+    [ATTR_INLET_STAGE]: stage,
+  };
+}

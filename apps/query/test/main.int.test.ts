@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
+import { click, createTestLake, type TestLake } from "@inlet/lake/testing";
 import { freePort, startProcess } from "@inlet/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { click, createTestLake, type TestLake } from "./lake-fixture.js";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 

@@ -2,12 +2,12 @@ import { readdir } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import type { SqlDataset, SqlDatasetDetail } from "@inlet/lake";
+import { click, createTestLake, T0, type TestLake } from "@inlet/lake/testing";
 import { createLogger } from "@inlet/telemetry";
 import { findRepoRoot } from "@inlet/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { createQueryService, type QueryService } from "../src/service.js";
-import { click, createTestLake, T0, type TestLake } from "./lake-fixture.js";
 
 interface QueryBody {
   columns: { name: string; type: string }[];

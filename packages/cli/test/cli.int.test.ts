@@ -1,14 +1,14 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { click, createTestLake, type TestLake } from "@inlet/lake/testing";
 import { freePort, type ManagedProcess, startProcess } from "@inlet/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { click, createTestLake } from "./lake-fixture.js";
 import { inlet } from "./run-inlet.js";
 
 const QUERY_SERVICE = fileURLToPath(new URL("../../../apps/query/dist/main.js", import.meta.url));
 
 describe("inlet", () => {
-  let lake: { dir: string; remove(): Promise<void> };
+  let lake: TestLake;
 
   beforeAll(async () => {
     lake = await createTestLake([click(1), click(2, "two\nlines"), click(3, 'a "quote"'), click(12345)]);

@@ -1,21 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { readdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { click, createTestLake, type TestLake } from "@inlet/lake/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { click, createBatchedTestLake } from "./lake-fixture.js";
 import { inlet } from "./run-inlet.js";
 
 // Table maintenance through the built CLI, on a lake directory with no service running.
 describe("inlet history, compact, vacuum and checkpoint", () => {
-  let lake: { dir: string; remove(): Promise<void> };
+  let lake: TestLake;
   let tableDir: string;
   const partition = () => join(tableDir, "event_date=2024-05-01");
 
   beforeAll(async () => {
     // Six commits of two clicks each: six small files in one partition.
-    lake = await createBatchedTestLake(
-      Array.from({ length: 6 }, (_, b) => [click(b * 2 + 1), click(b * 2 + 2)]),
-    );
+    lake = await createTestLake(...Array.from({ length: 6 }, (_, b) => [click(b * 2 + 1), click(b * 2 + 2)]));
     tableDir = join(lake.dir, "curated", "clicks");
   });
   afterAll(async () => {

@@ -2,33 +2,10 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { AvroSchema } from "./avro-columns.js";
 import { type CuratedRow, CuratedTable } from "./curated-table.js";
 import { ParquetWriter } from "./parquet-writer.js";
 import { SqlEngine, SqlEngineError, SqlEngineErrorCode, SqlFormat, type SqlResult } from "./sql-engine.js";
-
-const clicks = {
-  type: "record",
-  name: "clicks",
-  fields: [
-    { name: "ts", type: { type: "long", logicalType: "timestamp-millis" } },
-    { name: "user_id", type: "string" },
-    { name: "views", type: "long" },
-    { name: "note", type: ["null", "string"], default: null },
-  ],
-} as AvroSchema;
-
-const T0 = Date.UTC(2024, 4, 1, 12, 0, 0);
-
-function click(i: number, note: string | null = null): CuratedRow {
-  return {
-    event: { ts: T0 + i * 1000, user_id: `u${i}`, views: i, note },
-    eventId: `e${i}`,
-    ingestedAt: T0 + i * 1000 + 7,
-    traceId: "0af7651916cd43dd8448eb211c80319c",
-    schemaVersion: 1,
-  };
-}
+import { CLICKS_SCHEMA, click, openClicksTable, T0 } from "./test-lake.js";
 
 async function text(result: SqlResult): Promise<string> {
   let out = "";
@@ -66,15 +43,7 @@ describe("SqlEngine", () => {
   });
   beforeEach(async () => {
     lakeDir = await mkdtemp(join(tmpdir(), "inlet-sql-engine-"));
-    table = await CuratedTable.open({
-      lakeDir,
-      dataset: "clicks",
-      avroSchema: clicks,
-      schemaVersion: 1,
-      eventTimeField: "ts",
-      appId: "lake-writer-clicks",
-      writer,
-    });
+    table = await openClicksTable(lakeDir, writer);
     await append([click(1), click(2, 'say "hi", ok'), click(3, "two\nlines")]);
   });
   afterEach(async () => {
@@ -337,7 +306,7 @@ describe("SqlEngine", () => {
     const other = await CuratedTable.open({
       lakeDir,
       dataset: "views",
-      avroSchema: clicks,
+      avroSchema: CLICKS_SCHEMA,
       schemaVersion: 1,
       eventTimeField: "ts",
       appId: "lake-writer-views",

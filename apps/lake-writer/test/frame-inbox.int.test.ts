@@ -8,7 +8,7 @@ import { harnessTest as test } from "./harness.js";
 // An inbox on `consumer` of `size()` bytes, counting the frames that arrive in it.
 function watchedInbox(consumer: Consumer, size: () => number) {
   const counts = { arrived: 0 };
-  const inbox = new FrameInbox(consumer, {
+  const inbox: FrameInbox = new FrameInbox(consumer, {
     maxMessages: 100,
     expiresMs: 1_000,
     room: () => size() - inbox.bytes,

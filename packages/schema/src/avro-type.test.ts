@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createAvroType, describeType, normalizedSchema } from "./avro-type.js";
+import { type AvroSchema, createAvroType, describeType, normalizedSchema } from "./avro-type.js";
 import { SchemaError, SchemaErrorCode } from "./schema-error.js";
 
 const schema = {
@@ -10,7 +10,7 @@ const schema = {
     { name: "referrer", type: ["null", "string"], default: null },
     { name: "device", type: { type: "enum", name: "device", symbols: ["desktop", "mobile"] } },
   ],
-} as const;
+} as AvroSchema;
 
 describe("createAvroType", () => {
   const type = createAvroType(schema);

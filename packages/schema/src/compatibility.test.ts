@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import type { AvroSchema } from "./avro-type.js";
 import { CompatibilityMode, checkCompatibility, isCompatibilityMode } from "./compatibility.js";
 
-function record(fields: object[], name = "clicks") {
-  return { type: "record", name, fields } as const;
+function record(fields: object[], name = "clicks"): AvroSchema & { fields: object[] } {
+  return { type: "record", name, fields } as AvroSchema & { fields: object[] };
 }
 
 const v1 = record([

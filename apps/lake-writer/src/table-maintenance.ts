@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import {
+  cleanupDeltaLog,
   compactTable,
   curatedTableDir,
   deltaLogDir,
@@ -148,11 +149,21 @@ export class TableMaintenance {
 
   async #vacuum(dataset: string, tableDir: string, started: number): Promise<void> {
     const result = await vacuumTable({ tableDir, retentionMs: this.#o.vacuum.retentionMs });
+    // The log too: what came before the newest checkpoint past the table's log retention.
+    const log = await cleanupDeltaLog({ tableDir });
     const seconds = (performance.now() - started) / 1000;
-    this.#o.metrics.vacuumed(dataset, result, seconds);
-    if (result.deleted.length > 0) {
+    this.#o.metrics.vacuumed(dataset, result, log, seconds);
+    if (result.deleted.length > 0 || log.deleted.length > 0) {
       this.#log.info(
-        { dataset, deleted: result.deleted.length, bytes: result.bytesDeleted, kept: result.kept, seconds },
+        {
+          dataset,
+          deleted: result.deleted.length,
+          bytes: result.bytesDeleted,
+          kept: result.kept,
+          logFilesDeleted: log.deleted.length,
+          logBeginsAt: log.keptFrom,
+          seconds,
+        },
         "table vacuumed",
       );
     }

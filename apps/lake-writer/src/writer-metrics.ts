@@ -1,4 +1,4 @@
-import type { CompactionResult, VacuumResult } from "@inlet/lake";
+import type { CleanupDeltaLogResult, CompactionResult, VacuumResult } from "@inlet/lake";
 import type { Attributes, Meter } from "@inlet/telemetry";
 import type { FlushReason } from "./micro-batch.js";
 
@@ -41,6 +41,7 @@ export class WriterMetrics {
   readonly #compactionAborts;
   readonly #vacuumedFiles;
   readonly #vacuumedBytes;
+  readonly #logFilesDeleted;
   readonly #gauges = new Set<WriterGauges>();
   readonly #attrs = new Map<string, Attributes>();
 
@@ -98,6 +99,9 @@ export class WriterMetrics {
     this.#vacuumedBytes = meter.createCounter("inlet.lake_writer.vacuum.bytes", {
       description: "Bytes of the files vacuum deleted.",
       unit: "By",
+    });
+    this.#logFilesDeleted = meter.createCounter("inlet.lake_writer.log_cleanup.files", {
+      description: "Delta log files (commits, checkpoints) deleted past the table's log retention.",
     });
     meter
       .createObservableGauge("inlet.lake_writer.buffered.rows", {
@@ -199,8 +203,8 @@ export class WriterMetrics {
     if (aborted > 0) this.#compactionAborts.add(aborted, attrs);
   }
 
-  /** A vacuum run over one table ended. */
-  vacuumed(dataset: string, result: VacuumResult, seconds: number): void {
+  /** A vacuum run over one table ended: its data files, then its log. */
+  vacuumed(dataset: string, result: VacuumResult, log: CleanupDeltaLogResult, seconds: number): void {
     const attrs = this.#of(dataset, "curated");
     this.#maintenanceRuns.add(1, { ...attrs, job: "vacuum", outcome: "ok" });
     this.#maintenanceDuration.record(seconds, { ...attrs, job: "vacuum" });
@@ -208,6 +212,7 @@ export class WriterMetrics {
       this.#vacuumedFiles.add(result.deleted.length, attrs);
       this.#vacuumedBytes.add(result.bytesDeleted, attrs);
     }
+    if (log.deleted.length > 0) this.#logFilesDeleted.add(log.deleted.length, attrs);
   }
 
   /** A compaction or vacuum run over one table failed; it is tried again at its next turn. */

@@ -1,6 +1,14 @@
 import { mkdir, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { curatedTableDir, deltaFilePath, readDeltaSnapshot, tableHistory } from "@inlet/lake";
+import {
+  curatedTableDir,
+  deltaCheckpointFileName,
+  deltaCommitFileName,
+  deltaFilePath,
+  deltaLogDir,
+  readDeltaSnapshot,
+  tableHistory,
+} from "@inlet/lake";
 import { waitFor } from "@inlet/testing";
 import { describe, expect } from "vitest";
 import { harnessTest as test } from "./harness.js";
@@ -90,6 +98,38 @@ describe("table maintenance", () => {
     for (const file of snapshot!.files) expect(await exists(deltaFilePath(tableDir, file.path))).toBe(true);
     expect(await harness.rows()).toHaveLength(5);
     expect(await metric(writer.url, "inlet_lake_writer_vacuum_files")).toBe(1);
+  });
+
+  test("vacuum also deletes the Delta log before the newest checkpoint past the log retention", async ({
+    harness,
+  }) => {
+    const writer = await harness.startWriter({
+      INLET_WRITER_MAX_ROWS: "5",
+      INLET_WRITER_FLUSH_MS: "1m",
+      INLET_WRITER_VACUUM_INTERVAL_MS: "200",
+    });
+    // Eleven commits (versions 0 to 10), a checkpoint at 10.
+    let seq = 0;
+    for (let i = 0; i < 11; i++) seq = await harness.publishOrders(harness.orders(5));
+    await waitFor(() => writer.curated.get("orders")!.committedSeq >= seq, { message: "the commits" });
+    const tableDir = curatedTableDir(harness.lakeDir, "orders");
+    const logDir = deltaLogDir(tableDir);
+    await waitFor(async () => exists(join(logDir, deltaCheckpointFileName(10))), {
+      message: "the checkpoint",
+    });
+
+    // Forty days on, past the 30 days a table keeps its log by default.
+    const fortyDaysAgo = new Date(Date.now() - 40 * 86_400_000);
+    for (let v = 0; v <= 10; v++)
+      await utimes(join(logDir, deltaCommitFileName(v)), fortyDaysAgo, fortyDaysAgo);
+
+    await waitFor(async () => !(await exists(join(logDir, deltaCommitFileName(0)))), {
+      message: "the old commits cleaned up",
+    });
+    for (let v = 0; v <= 9; v++) expect(await exists(join(logDir, deltaCommitFileName(v)))).toBe(false);
+    expect(await exists(join(logDir, deltaCommitFileName(10)))).toBe(true);
+    expect(await harness.rows()).toHaveLength(55);
+    expect(await metric(writer.url, "inlet_lake_writer_log_cleanup_files")).toBe(10);
   });
 });
 

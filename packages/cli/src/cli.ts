@@ -39,8 +39,11 @@ table maintenance, on a lake directory (no service needed; each also takes --lak
   compact <table>      rewrite each partition's small files into large ones, in one commit
       --target-mb <n>    largest file to write, MiB (default 128)
       --min-files <n>    fewest small files worth compacting in a partition (default 2)
-  vacuum <table>       delete files the table no longer references, past the retention
+  vacuum <table>       delete files the table no longer references, past the retention,
+                       and the log before the newest checkpoint past the log retention
       --retention-hours <n>  keep anything younger (default 168, at least 1)
+      --log-retention-days <n>  keep the log back this far (default the table's
+                             delta.logRetentionDuration, else 30)
       --dry-run          list what would be deleted, delete nothing
   checkpoint <table>   write a Parquet checkpoint of the latest version
 
@@ -116,6 +119,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<void> {
           {
             ...table,
             retentionHours: parseRetentionHours(values["retention-hours"]),
+            ...parseLogRetentionDays(values["log-retention-days"]),
             dryRun: values["dry-run"] === true,
           },
           io,
@@ -168,6 +172,7 @@ function parse(args: string[]) {
         "target-mb": { type: "string" },
         "min-files": { type: "string" },
         "retention-hours": { type: "string" },
+        "log-retention-days": { type: "string" },
         "dry-run": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -195,6 +200,15 @@ function parseMinFiles(value: string | undefined): number {
   const minFiles = parsePositiveInt("min-files", value, 2);
   if (minFiles < 2) throw new CliError(CliErrorCode.Usage, `--min-files must be at least 2, got "${value}"`);
   return minFiles;
+}
+
+// The log's retention, days: the table's own when not given.
+function parseLogRetentionDays(value: string | undefined): { logRetentionDays?: number } {
+  if (value === undefined) return {};
+  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) {
+    throw new CliError(CliErrorCode.Usage, `--log-retention-days must be a number above 0, got "${value}"`);
+  }
+  return { logRetentionDays: Number(value) };
 }
 
 // A retention under an hour could delete a file a running lake-writer is about to commit.

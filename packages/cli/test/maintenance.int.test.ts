@@ -103,6 +103,31 @@ describe("inlet history, compact, vacuum and checkpoint", () => {
     expect(await count()).toBe("n\n12\n");
   });
 
+  it("vacuums the log before the newest checkpoint past the log retention", async () => {
+    // The six appends (versions 0 to 5, a checkpoint at 5) forty days on; the compaction (6) today.
+    const logDir = join(tableDir, "_delta_log");
+    const fortyDaysAgo = (Date.now() - 40 * 86_400_000) / 1000;
+    for (let v = 0; v <= 5; v++)
+      await utimes(join(logDir, `${String(v).padStart(20, "0")}.json`), fortyDaysAgo, fortyDaysAgo);
+    const older = [0, 1, 2, 3, 4].map((v) => `_delta_log/${String(v).padStart(20, "0")}.json`);
+
+    const dry = await inlet(["vacuum", "--lake", lake.dir, "clicks", "--dry-run"]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`${older.join("\n")}\nwould delete 5 log files (`);
+    expect(dry.stdout).toMatch(/\): the log begins at version 5\n$/);
+    const longer = await inlet(["vacuum", "--lake", lake.dir, "clicks", "--log-retention-days", "60"]);
+    expect(longer.stdout).not.toContain("_delta_log/");
+
+    const run = await inlet(["vacuum", "--lake", lake.dir, "clicks", "-f", "json"]);
+    expect(JSON.parse(run.stdout).log).toMatchObject({
+      keptFrom: 5,
+      deleted: older.map((f) => f.slice("_delta_log/".length)),
+    });
+    const history = JSON.parse((await inlet(["history", "--lake", lake.dir, "clicks", "-f", "json"])).stdout);
+    expect(history.map((h: { version: number }) => h.version)).toEqual([6, 5]);
+    expect(await count()).toBe("n\n12\n");
+  });
+
   it("explains a missing table, a missing name and a retention that is too short", async () => {
     const missing = await inlet(["history", "--lake", lake.dir, "nope"]);
     expect(missing.code).toBe(1);
@@ -117,5 +142,8 @@ describe("inlet history, compact, vacuum and checkpoint", () => {
     const short = await inlet(["vacuum", "--lake", lake.dir, "clicks", "--retention-hours", "0"]);
     expect(short.code).toBe(2);
     expect(short.stderr).toContain("--retention-hours must be a number of at least 1");
+    const none = await inlet(["vacuum", "--lake", lake.dir, "clicks", "--log-retention-days", "0"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("--log-retention-days must be a number above 0");
   });
 });

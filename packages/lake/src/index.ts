@@ -56,7 +56,13 @@ export {
   readDeltaSnapshot,
   serializeAction,
 } from "./delta-log.js";
-export { DEFAULT_DELETED_FILE_RETENTION_MS, deletedFileRetentionMs } from "./delta-properties.js";
+export {
+  DEFAULT_DELETED_FILE_RETENTION_MS,
+  DEFAULT_LOG_RETENTION_MS,
+  deletedFileRetentionMs,
+  expiredLogCleanupEnabled,
+  logRetentionMs,
+} from "./delta-properties.js";
 export type {
   DeltaArrayType,
   DeltaMapType,
@@ -66,6 +72,8 @@ export type {
 } from "./delta-schema.js";
 export { duckDbTypeOf, parseDeltaSchema, partitionValueSql, sameDeltaType } from "./delta-schema.js";
 export { DeltaConflictError, DeltaLogError, LakeError, LakeErrorCode, LakeSchemaError } from "./errors.js";
+export type { CleanupDeltaLogOptions, CleanupDeltaLogResult } from "./log-cleanup.js";
+export { cleanupDeltaLog } from "./log-cleanup.js";
 export type {
   ParquetColumn,
   ParquetFileStats,

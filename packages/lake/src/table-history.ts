@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { deltaCommitVersions, readCommit } from "./delta-log.js";
+import { type DeltaAction, deltaCommitVersions, readCommit } from "./delta-log.js";
 import { deltaCommitFileName, deltaLogDir } from "./paths.js";
 
 /** One commit of a table, from its commitInfo and actions. */
@@ -40,7 +40,14 @@ export async function tableHistory(
   const limit = options.limit ?? versions.length;
   const entries: TableHistoryEntry[] = [];
   for (const version of versions.slice(0, Math.max(0, limit))) {
-    const actions = await readCommit(tableDir, version);
+    let actions: DeltaAction[];
+    try {
+      actions = await readCommit(tableDir, version);
+    } catch (error) {
+      // A log cleanup deleted it since the listing: the history ends at the commit before it.
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") break;
+      throw error;
+    }
     let info: Readonly<Record<string, unknown>> | undefined;
     let numFiles = 0;
     let numRemovedFiles = 0;

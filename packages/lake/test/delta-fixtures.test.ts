@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DeltaSnapshot, readDeltaSnapshot, snapshotScanSql, writeCheckpoint } from "../src/index.js";
+import {
+  cleanupDeltaLog,
+  type DeltaSnapshot,
+  readDeltaSnapshot,
+  snapshotScanSql,
+  writeCheckpoint,
+} from "../src/index.js";
 
 // Tables written by Spark (Delta 0.8) and delta-rs, from delta-rs's test data (Apache-2.0).
 const FIXTURES = fileURLToPath(new URL("./fixtures/delta/", import.meta.url));
@@ -61,6 +67,27 @@ describe("Delta tables written by other engines", () => {
       expect(reader.getRows()).toEqual(expected);
       // Versions before the checkpoint cannot be rebuilt any more.
       expect(await readDeltaSnapshot(copy, { version: 5 })).toBeUndefined();
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  it("simple_table_with_checkpoint: log cleanup begins the log with its checkpoint, and the table reads the same", async () => {
+    const copy = await mkdtemp(join(tmpdir(), "inlet-log-cleanup-"));
+    try {
+      await cp(join(FIXTURES, "simple_table_with_checkpoint"), copy, { recursive: true });
+      const before = await readDeltaSnapshot(copy);
+      // A year from now, every commit is past the 30 days the table keeps by default.
+      const result = await cleanupDeltaLog({ tableDir: copy, now: Date.now() + 365 * 86_400_000 });
+      expect(result.keptFrom).toBe(10);
+      expect(result.deleted).toEqual([...Array(10).keys()].map((v) => `${String(v).padStart(20, "0")}.json`));
+      expect((await readdir(join(copy, "_delta_log"))).sort()).toEqual([
+        "00000000000000000010.checkpoint.parquet",
+        "00000000000000000010.json",
+        "_last_checkpoint",
+      ]);
+      const after = await readDeltaSnapshot(copy);
+      expect(after!.files.map((f) => f.path).sort()).toEqual(before!.files.map((f) => f.path).sort());
     } finally {
       await rm(copy, { recursive: true, force: true });
     }

@@ -2,14 +2,14 @@ import { mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { CuratedTable } from "./curated-table.js";
+import type { CuratedTable } from "./curated-table.js";
 import { commitDelta, type DeltaMetadata, type DeltaSnapshot, readDeltaSnapshot } from "./delta-log.js";
 import { expiredLogCleanupEnabled, logRetentionMs } from "./delta-properties.js";
 import { cleanupDeltaLog } from "./log-cleanup.js";
 import { ParquetWriter } from "./parquet-writer.js";
 import { curatedTableDir, deltaCheckpointFileName, deltaCommitFileName, deltaLogDir } from "./paths.js";
 import { tableHistory } from "./table-history.js";
-import { CLICKS_SCHEMA, click } from "./test-lake.js";
+import { click, openClicksTable } from "./test-lake.js";
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 10, 24, 12);
@@ -73,16 +73,7 @@ describe("cleanupDeltaLog", () => {
     tableDir = curatedTableDir(lakeDir, "clicks");
     logDir = deltaLogDir(tableDir);
     seq = 0;
-    table = await CuratedTable.open({
-      lakeDir,
-      dataset: "clicks",
-      avroSchema: CLICKS_SCHEMA,
-      schemaVersion: 1,
-      eventTimeField: "ts",
-      appId: "lake-writer-clicks",
-      writer,
-      checkpointInterval: 5,
-    });
+    table = await openClicksTable(lakeDir, writer, { checkpointInterval: 5 });
     await commit(13); // versions 0..12, checkpoints at 5 and 10
     for (let v = 0; v <= 12; v++) await age(v, v <= 10 ? NOW - 40 * DAY : NOW - DAY);
   });

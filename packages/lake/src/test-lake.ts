@@ -34,8 +34,15 @@ export function click(i: number, note: string | null = null): CuratedRow {
   };
 }
 
-/** Opens the curated `clicks` table of `lakeDir` (created if absent) as the lake-writer would. */
-export function openClicksTable(lakeDir: string, writer: ParquetWriter): Promise<CuratedTable> {
+/**
+ * Opens the curated `clicks` table of `lakeDir` (created if absent) as the lake-writer would, with
+ * a checkpoint every `checkpointInterval` commits (Delta's 10 by default).
+ */
+export function openClicksTable(
+  lakeDir: string,
+  writer: ParquetWriter,
+  options: { checkpointInterval?: number } = {},
+): Promise<CuratedTable> {
   return CuratedTable.open({
     lakeDir,
     dataset: "clicks",
@@ -44,6 +51,7 @@ export function openClicksTable(lakeDir: string, writer: ParquetWriter): Promise
     eventTimeField: "ts",
     appId: "lake-writer-clicks",
     writer,
+    ...options,
   });
 }
 

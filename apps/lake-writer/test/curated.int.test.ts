@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { DlqKind, DurableName, Header, publishFrame, StreamName } from "@inlet/bus";
+import { DlqKind, DurableName, Header, publishFrame } from "@inlet/bus";
 import { curatedTableDir, deltaCommitFileName, deltaLogDir } from "@inlet/lake";
 import { SchemaErrorCode } from "@inlet/schema";
 import { uniqueName, waitFor } from "@inlet/testing";
@@ -114,8 +114,7 @@ describe("curated writer", () => {
       `ev-${good[1]!.item}`,
     ]);
 
-    const dlq = await harness.bus.js.consumers.get(harness.stream(StreamName.Dlq));
-    const letter = await dlq.next({ expires: 5_000 });
+    const letter = await harness.firstDeadLetter();
     expect(letter?.subject).toBe(harness.subjects.dlq("lake-writer", "orders"));
     expect(letter?.headers?.get(Header.DlqKind)).toBe(DlqKind.Event);
     expect(letter?.headers?.get(Header.EventId)).toBe(`ev-${bad[0]!.item}`);
@@ -140,8 +139,7 @@ describe("curated writer", () => {
     await waitFor(async () => (await harness.pending(durable)) === 0, { message: "every frame settled" });
     expect(await harness.rows()).toHaveLength(1);
 
-    const dlq = await harness.bus.js.consumers.get(harness.stream(StreamName.Dlq));
-    const letter = await dlq.next({ expires: 5_000 });
+    const letter = await harness.firstDeadLetter();
     expect(letter?.headers?.get(Header.DlqKind)).toBe(DlqKind.Frame);
     expect(letter?.headers?.get(Header.SourceSeq)).toBe(String(bad.seq));
     expect([...(letter?.data ?? [])]).toEqual([1, 2, 3]);
@@ -161,8 +159,7 @@ describe("curated writer", () => {
     await waitFor(async () => (await harness.pending(durable)) === 0, { message: "every frame settled" });
     expect(await harness.rows()).toHaveLength(1);
 
-    const dlq = await harness.bus.js.consumers.get(harness.stream(StreamName.Dlq));
-    const letter = await dlq.next({ expires: 5_000 });
+    const letter = await harness.firstDeadLetter();
     expect(letter?.subject).toBe(harness.subjects.dlq("lake-writer", "orders"));
     expect(letter?.headers?.get(Header.DlqKind)).toBe(DlqKind.Frame);
     expect(letter?.headers?.get(Header.SourceSeq)).toBe(String(unknown.seq));

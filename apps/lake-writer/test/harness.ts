@@ -28,6 +28,7 @@ import {
 import { createLogger, initMetrics, type LoggerOptions, type Metrics, trace } from "@inlet/telemetry";
 import { uniqueName } from "@inlet/testing";
 import { natsTest } from "@inlet/testing/vitest";
+import type { JsMsg } from "@nats-io/jetstream";
 import { loadConfig } from "../src/config.js";
 import { createLakeWriter, type LakeWriter } from "../src/service.js";
 
@@ -238,6 +239,12 @@ export class Harness {
   }
 
   /** Unacknowledged frames of a consumer. */
+  /** The first message of the DLQ stream (waiting up to 5 s for one), or null. */
+  async firstDeadLetter(): Promise<JsMsg | null> {
+    const dlq = await this.bus.js.consumers.get(this.stream(StreamName.Dlq));
+    return dlq.next({ expires: 5_000 });
+  }
+
   async pending(durable: string, stream = this.stream()): Promise<number> {
     return (await this.bus.jsm.consumers.info(stream, durable)).num_ack_pending;
   }

@@ -99,8 +99,7 @@ describe("raw zone", () => {
     await writer.stop();
     expect((await rawRecords(harness.lakeDir, "orders")).map((r) => r._event_id)).toEqual(["raw-known"]);
 
-    const dlq = await harness.bus.js.consumers.get(harness.stream(StreamName.Dlq));
-    const letter = await dlq.next({ expires: 5_000 });
+    const letter = await harness.firstDeadLetter();
     expect(letter?.subject).toBe(harness.subjects.dlq("lake-writer", "orders"));
     expect(letter?.headers?.get(Header.DlqKind)).toBe(DlqKind.Frame);
     expect(letter?.headers?.get(Header.SourceSeq)).toBe(String(unknown.seq));

@@ -238,13 +238,13 @@ export class Harness {
     }
   }
 
-  /** Unacknowledged frames of a consumer. */
   /** The first message of the DLQ stream (waiting up to 5 s for one), or null. */
   async firstDeadLetter(): Promise<JsMsg | null> {
     const dlq = await this.bus.js.consumers.get(this.stream(StreamName.Dlq));
     return dlq.next({ expires: 5_000 });
   }
 
+  /** Unacknowledged frames of a consumer. */
   async pending(durable: string, stream = this.stream()): Promise<number> {
     return (await this.bus.jsm.consumers.info(stream, durable)).num_ack_pending;
   }

@@ -142,7 +142,6 @@ export function computeTargets(c: Ceilings, f: InletFigures): Target[] {
 function writerCpuSection(r: BenchResults): string[] {
   const cpu = r.inlet.writer_cpu_us_per_event;
   if (!cpu) return []; // not measured, or a report from before it was
-
   const share = r.targets.find((t) => t.name === "writer_vs_parquet")?.threshold ?? null;
   const ceiling = r.ceilings.parquet_events_per_s;
   const budget = share === null || ceiling === null ? null : (r.machine.cores * 1e6) / (share * ceiling);

@@ -22,7 +22,7 @@ export interface InletFigures {
   /** The writer figure's drain at full speed: no startup, no wait for the last flush interval. */
   writer_steady_events_per_s: number | null;
   /** Where the writer figure's CPU went at full speed, per committed event (µs), by part. */
-  writer_cpu_us_per_event: WriterCpu | null;
+  writer_cpu_us_per_event: WriterCpuFigure | null;
   flush_interval_ms: number;
   freshness_p50_ms: number | null;
   freshness_p99_ms: number | null;
@@ -32,6 +32,38 @@ export interface InletFigures {
   query_api_ms: number | null;
   query_duckdb_ms: number | null;
   json_rows_per_s: number | null;
+}
+
+/**
+ * Where the writer figure's CPU went at full speed: core time per committed event (µs) of the
+ * lake-writer's JS thread, its libuv threads (DuckDB's `COPY`s, file-system calls), V8's helper
+ * threads and its other threads, nats-server's, their total; the share of all the machine's cores
+ * busy in the window (every process counted); the window (s).
+ */
+export interface WriterCpuFigure {
+  js_thread: number;
+  libuv_threads: number;
+  v8_helpers: number;
+  other_threads: number;
+  nats_server: number;
+  total: number;
+  machine_busy: number;
+  window_s: number;
+}
+
+/** The writer figure's {@link WriterCpu} under the names of `latest.json`'s figures. */
+export function writerCpuFigure(cpu: WriterCpu | null): WriterCpuFigure | null {
+  if (cpu === null) return null;
+  return {
+    js_thread: cpu.jsThreadUs,
+    libuv_threads: cpu.libuvThreadsUs,
+    v8_helpers: cpu.v8HelpersUs,
+    other_threads: cpu.otherThreadsUs,
+    nats_server: cpu.natsServerUs,
+    total: cpu.totalUs,
+    machine_busy: cpu.machineBusy,
+    window_s: cpu.windowS,
+  };
 }
 
 /** How a target compares a figure with its threshold. */
@@ -148,18 +180,18 @@ function writerCpuSection(r: BenchResults): string[] {
   return [
     "## Where the writer figure's CPU goes",
     "",
-    `Core time per committed event at full speed (${fmt(cpu.windowS, 1)} s window), from \`/proc\`:`,
+    `Core time per committed event at full speed (${fmt(cpu.window_s, 1)} s window), from \`/proc\`:`,
     "",
     "| part | µs per event |",
     "|---|---:|",
-    `| lake-writer's JS thread: NATS client, frame checks, decoding, filling DuckDB's chunks, commits | ${fmt(cpu.jsThreadUs, 2)} |`,
-    `| lake-writer's libuv threads: DuckDB's \`COPY\`s (encoding, compression), file-system calls | ${fmt(cpu.libuvThreadsUs, 2)} |`,
-    `| lake-writer's V8 helper threads: garbage collection, compilation | ${fmt(cpu.v8HelpersUs, 2)} |`,
-    `| lake-writer's other threads | ${fmt(cpu.otherThreadsUs, 2)} |`,
-    `| nats-server | ${fmt(cpu.natsServerUs, 2)} |`,
-    `| all of it | ${fmt(cpu.totalUs, 2)} |`,
+    `| lake-writer's JS thread: NATS client, frame checks, decoding, filling DuckDB's chunks, commits | ${fmt(cpu.js_thread, 2)} |`,
+    `| lake-writer's libuv threads: DuckDB's \`COPY\`s (encoding, compression), file-system calls | ${fmt(cpu.libuv_threads, 2)} |`,
+    `| lake-writer's V8 helper threads: garbage collection, compilation | ${fmt(cpu.v8_helpers, 2)} |`,
+    `| lake-writer's other threads | ${fmt(cpu.other_threads, 2)} |`,
+    `| nats-server | ${fmt(cpu.nats_server, 2)} |`,
+    `| all of it | ${fmt(cpu.total, 2)} |`,
     "",
-    `The machine was ${fmt(Math.round(cpu.machineBusy * 100))}% busy in the window, every process counted.` +
+    `The machine was ${fmt(Math.round(cpu.machine_busy * 100))}% busy in the window, every process counted.` +
       (budget === null
         ? ""
         : ` The writer target (${fmt(share, 2)} × the parquet ceiling) on ${r.machine.cores} cores leaves ${fmt(budget, 2)} µs per event for all of it.`),

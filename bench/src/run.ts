@@ -22,6 +22,7 @@ import {
   computeTargets,
   type InletFigures,
   renderMarkdown,
+  writerCpuFigure,
 } from "./results.js";
 import { measureTableAppend, measureWriter } from "./writer.js";
 
@@ -143,7 +144,7 @@ async function main(): Promise<number> {
       );
       inlet.writer_events_per_s = writer.eventsPerS;
       inlet.writer_steady_events_per_s = writer.steadyEventsPerS;
-      inlet.writer_cpu_us_per_event = writer.cpu;
+      inlet.writer_cpu_us_per_event = writerCpuFigure(writer.cpu);
       const lakeAlone = await measureTableAppend(rootDir, o.writerEvents / 4, o.writerMaxRows, phase);
       details.writer = { ...writer, lakeAppendAlone: lakeAlone };
       return (

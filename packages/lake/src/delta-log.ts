@@ -339,7 +339,11 @@ function withoutNulls(object: Record<string, unknown>): Record<string, unknown> 
 }
 
 // The log's commits and complete checkpoints (version → file names); undefined when there is no log.
-async function listLog(
+/**
+ * The JSON commits and the complete checkpoints (version → its files, every part of a multi-part
+ * one) in the table's log; undefined when it has neither.
+ */
+export async function listLog(
   tableDir: string,
 ): Promise<{ commits: Set<number>; checkpoints: Map<number, string[]> } | undefined> {
   let names: string[];

@@ -1,9 +1,9 @@
 import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { readDeltaSnapshot } from "./delta-log.js";
+import { listLog, readDeltaSnapshot } from "./delta-log.js";
 import { expiredLogCleanupEnabled, logRetentionMs } from "./delta-properties.js";
 import { LakeError, LakeErrorCode } from "./errors.js";
-import { deltaLogDir } from "./paths.js";
+import { deltaCommitFileName, deltaLogDir } from "./paths.js";
 
 /** Options of {@link cleanupDeltaLog}. */
 export interface CleanupDeltaLogOptions {
@@ -38,9 +38,6 @@ export interface CleanupDeltaLogResult {
 // compaction (`<start>.<end>.compacted.json`, tied to its start).
 const VERSIONED =
   /^(\d{20})\.(?:json|crc|checkpoint\.parquet|checkpoint\.\d{10}\.\d{10}\.parquet|\d{20}\.compacted\.json)$/;
-const COMMIT = /^(\d{20})\.json$/;
-const SINGLE_CHECKPOINT = /^(\d{20})\.checkpoint\.parquet$/;
-const CHECKPOINT_PART = /^(\d{20})\.checkpoint\.\d{10}\.(\d{10})\.parquet$/;
 // Our writers' temp files in the log (`.<name>.<uuid>.tmp`): left by a commit or checkpoint interrupted mid-write.
 const TEMP_FILE = /^\..+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/;
 
@@ -80,17 +77,15 @@ export async function cleanupDeltaLog(options: CleanupDeltaLogOptions): Promise<
   const cutoff = (options.now ?? Date.now()) - retentionMs;
   const logDir = deltaLogDir(tableDir);
   const files = await listLogFiles(logDir);
+  const listing = await listLog(tableDir);
+  const modified = new Map(files.map((f) => [f.name, f.mtimeMs]));
 
-  const commits = files
-    .map((f) => ({ file: f, version: versionOf(COMMIT, f.name) }))
-    .filter((c) => c.version !== undefined)
-    .sort((a, b) => a.version! - b.version!);
   let cutoffCommit: number | undefined;
-  for (const commit of commits) {
-    if (commit.file.mtimeMs > cutoff) break;
-    cutoffCommit = commit.version;
+  for (const version of [...(listing?.commits ?? [])].sort((a, b) => a - b)) {
+    if ((modified.get(deltaCommitFileName(version)) ?? Number.POSITIVE_INFINITY) > cutoff) break;
+    cutoffCommit = version;
   }
-  const beginnings = completeCheckpoints(files).filter(
+  const beginnings = [...(listing?.checkpoints.keys() ?? [])].filter(
     (v) => cutoffCommit !== undefined && v <= cutoffCommit,
   );
   const keptFrom = beginnings.length === 0 ? undefined : Math.max(...beginnings);
@@ -127,26 +122,6 @@ async function listLogFiles(logDir: string): Promise<LogFile[]> {
     if (info !== undefined) out.push({ name: entry.name, mtimeMs: info.mtimeMs, size: info.size });
   }
   return out;
-}
-
-// Versions with a checkpoint a reader can begin with: a single file, or every part of a multi-part one.
-function completeCheckpoints(files: readonly LogFile[]): number[] {
-  const parts = new Map<string, number>(); // "<version>/<part count>" → parts present
-  const versions: number[] = [];
-  for (const { name } of files) {
-    const single = versionOf(SINGLE_CHECKPOINT, name);
-    if (single !== undefined) versions.push(single);
-    const part = CHECKPOINT_PART.exec(name);
-    if (part !== null) {
-      const key = `${Number(part[1])}/${Number(part[2])}`;
-      parts.set(key, (parts.get(key) ?? 0) + 1);
-    }
-  }
-  for (const [key, present] of parts) {
-    const [version, count] = key.split("/").map(Number) as [number, number];
-    if (present === count) versions.push(version);
-  }
-  return versions;
 }
 
 function versionOf(pattern: RegExp, name: string): number | undefined {

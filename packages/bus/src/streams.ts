@@ -186,7 +186,14 @@ export async function ensureConsumer(
   const comparable = { ...current, filter_subjects: filtersOf(current) };
   if (!differs(config, comparable)) return "unchanged";
   const { durable_name, ack_policy: _a, deliver_policy: _d, filter_subjects, ...update } = config;
-  await jsm.consumers.update(stream, durable_name, { ...update, ...filterFields(filter_subjects) });
+  // nats.js sends the update merged over the server's config: clear the form of filter not sent,
+  // or a consumer whose filters went from several to one (or back) would be refused for holding both.
+  await jsm.consumers.update(stream, durable_name, {
+    ...update,
+    filter_subject: undefined,
+    filter_subjects: undefined,
+    ...filterFields(filter_subjects),
+  });
   return "updated";
 }
 

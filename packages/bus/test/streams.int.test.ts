@@ -59,6 +59,23 @@ describe("ensureStreams", () => {
 });
 
 describe("ensureConsumer", () => {
+  test("updates a consumer whose filters went from several to one, and back", async ({ nats }) => {
+    const t = await openTestBus(nats);
+    const stream = t.stream(StreamName.Ingest);
+    const [clicks, orders] = [t.subjects.ingest("clicks"), t.subjects.ingest("orders")];
+    const spec = { durable: "processor", filterSubjects: [clicks, orders] };
+
+    expect(await ensureConsumer(t.bus.jsm, stream, spec)).toBe("created");
+    expect(await ensureConsumer(t.bus.jsm, stream, { ...spec, filterSubjects: [clicks] })).toBe("updated");
+    let info = await t.bus.jsm.consumers.info(stream, "processor");
+    expect([info.config.filter_subject, info.config.filter_subjects ?? []]).toEqual([clicks, []]);
+
+    expect(await ensureConsumer(t.bus.jsm, stream, spec)).toBe("updated");
+    info = await t.bus.jsm.consumers.info(stream, "processor");
+    expect([info.config.filter_subject ?? "", info.config.filter_subjects]).toEqual(["", [clicks, orders]]);
+    await t.close();
+  });
+
   test("creates a durable pull consumer with explicit ack, then is idempotent", async ({ nats }) => {
     const t = await openTestBus(nats);
     const stream = t.stream(StreamName.Ingest);

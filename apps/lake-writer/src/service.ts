@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   type Bus,
   createSubjects,
+  DeadLetterProgress,
   DeadLetters,
   DurableName,
   deleteConsumerIfExists,
@@ -13,10 +14,22 @@ import {
 } from "@inlet/bus";
 import { CuratedTable, ParquetWriter, PartitionBy, RawZoneWriter } from "@inlet/lake";
 import { createServiceHttp, type ServiceHttp } from "@inlet/runtime";
-import { type DatasetDefinition, registerDatasets, type SchemaRegistry } from "@inlet/schema";
+import {
+  type DatasetDefinition,
+  DEAD_LETTERS_DATASET,
+  registerDatasets,
+  type SchemaRegistry,
+} from "@inlet/schema";
 import type { Logger, Meter, Tracer } from "@inlet/telemetry";
 import type { LakeWriterConfig } from "./config.js";
 import { CuratedWriter } from "./curated-writer.js";
+import {
+  DEAD_LETTER_APP_ID,
+  DEAD_LETTER_SCHEMA_VERSION,
+  DEAD_LETTER_TABLE_SCHEMA,
+  DEAD_LETTER_TIME_FIELD,
+  DeadLetterArchive,
+} from "./dead-letter-archive.js";
 import type { FlushBounds } from "./micro-batch.js";
 import { RawWriter } from "./raw-writer.js";
 import { TableMaintenance } from "./table-maintenance.js";
@@ -51,6 +64,8 @@ export interface LakeWriter {
   readonly curated: ReadonlyMap<string, CuratedWriter>;
   /** Compaction and vacuum of the curated tables (after `start()`). */
   readonly maintenance: TableMaintenance | undefined;
+  /** The copy of the DLQ stream into the `dead_letters` table, when enabled (after `start()`). */
+  readonly deadLetters: DeadLetterArchive | undefined;
 }
 
 // A fetch waits this long for frames when the stream is idle; stop() waits for it at most this long.
@@ -58,11 +73,14 @@ const FETCH_EXPIRES_MS = 1_000;
 const MAX_FETCH_MESSAGES = 256;
 // Rows per Parquet row group: DuckDB's own row group size, the unit its parallel scans split on.
 const ROW_GROUP_ROWS = 122_880;
+// Most bytes of dead letters held for one commit of the `dead_letters` table.
+const DEAD_LETTER_MAX_BYTES = 4 * 1024 * 1024;
 
 /**
  * The lake-writer: one curated writer per dataset (durable `lake-writer-<ds>` on `curated.<ds>`,
  * exactly once into the dataset's Delta table) and, when enabled, the raw zone writer (durable
- * `raw-writer` on INGEST, at least once into Avro files).
+ * `raw-writer` on INGEST, at least once into Avro files), and, when enabled, the dead-letter archive
+ * (the DLQ stream, exactly once into the `dead_letters` table).
  */
 export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
   const { config, bus, registry, logger } = deps;
@@ -87,6 +105,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
   let raw: RawWriter | undefined;
   let parquet: ParquetWriter | undefined;
   let maintenance: TableMaintenance | undefined;
+  let archive: DeadLetterArchive | undefined;
   let http: ServiceHttp | undefined;
   let stopping = false;
   let stopped: Promise<void> | undefined;
@@ -184,6 +203,33 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
     return writer;
   };
 
+  const startArchive = async (writer: ParquetWriter): Promise<DeadLetterArchive> => {
+    const started = await DeadLetterArchive.open({
+      js: bus.js,
+      nc: bus.nc,
+      stream: streamName(StreamName.Dlq, prefix),
+      progress: await DeadLetterProgress.create(bus.nc, { prefix, replicas: config.INLET_STREAM_REPLICAS }),
+      openTable: () =>
+        CuratedTable.open({
+          lakeDir: config.INLET_LAKE_DIR,
+          dataset: DEAD_LETTERS_DATASET,
+          avroSchema: DEAD_LETTER_TABLE_SCHEMA,
+          schemaVersion: DEAD_LETTER_SCHEMA_VERSION,
+          partitionBy: PartitionBy.EventDate,
+          eventTimeField: DEAD_LETTER_TIME_FIELD,
+          appId: DEAD_LETTER_APP_ID,
+          writer,
+        }),
+      flushMs: config.INLET_WRITER_FLUSH_MS,
+      maxBytes: DEAD_LETTER_MAX_BYTES,
+      fetchExpiresMs: FETCH_EXPIRES_MS,
+      logger,
+      metrics,
+    });
+    await started.start();
+    return started;
+  };
+
   // The raw zone is off: INGEST must not keep every frame for a `raw-writer` nobody reads.
   const deleteRawConsumer = async (): Promise<void> => {
     const stream = streamName(StreamName.Ingest, prefix);
@@ -206,6 +252,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
   const ready = (): boolean => {
     if (stopping || bus.nc.isClosed()) return false;
     if (config.INLET_RAW_ENABLED && !raw?.running) return false;
+    if (config.INLET_WRITER_DEAD_LETTERS && !archive?.running) return false;
     return curated.size > 0 ? [...curated.values()].every((w) => w.running) : raw !== undefined;
   };
 
@@ -215,6 +262,9 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
     },
     get maintenance() {
       return maintenance;
+    },
+    get deadLetters() {
+      return archive;
     },
     curated,
     async start() {
@@ -238,7 +288,12 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
       maintenance = TableMaintenance.create({
         writer: parquet,
         lakeDir: config.INLET_LAKE_DIR,
-        tables: datasets.map((d) => ({ dataset: d.name, appId: DurableName.lakeWriter(d.name) })),
+        tables: [
+          ...datasets.map((d) => ({ dataset: d.name, appId: DurableName.lakeWriter(d.name) })),
+          ...(config.INLET_WRITER_DEAD_LETTERS
+            ? [{ dataset: DEAD_LETTERS_DATASET, appId: DEAD_LETTER_APP_ID }]
+            : []),
+        ],
         targetFileBytes: config.INLET_WRITER_TARGET_FILE_BYTES,
         compact: {
           intervalMs: config.INLET_WRITER_COMPACT_INTERVAL_MS,
@@ -252,10 +307,16 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
         metrics,
       });
       maintenance.start();
+      if (config.INLET_WRITER_DEAD_LETTERS) archive = await startArchive(parquet);
       if (config.INLET_RAW_ENABLED) raw = await startRaw();
       else await deleteRawConsumer();
       logger.info(
-        { datasets: datasets.map((d) => d.name), raw: config.INLET_RAW_ENABLED, bounds },
+        {
+          datasets: datasets.map((d) => d.name),
+          raw: config.INLET_RAW_ENABLED,
+          deadLetters: config.INLET_WRITER_DEAD_LETTERS,
+          bounds,
+        },
         "lake-writer running",
       );
     },
@@ -265,6 +326,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
         const results = await Promise.allSettled([
           ...[...curated.values()].map((w) => w.stop()),
           raw?.stop(),
+          archive?.stop(),
           maintenance?.stop(),
         ]);
         for (const r of results)

@@ -12,6 +12,8 @@ export const BusErrorCode = {
   PublishTimeout: "PUBLISH_TIMEOUT",
   /** The connection is closed or draining; nothing more can be published on it. */
   ConnectionClosed: "CONNECTION_CLOSED",
+  /** A stream the operation reads does not exist (the services create them at start). */
+  StreamNotFound: "STREAM_NOT_FOUND",
   /** An existing stream or consumer differs in a way that cannot be updated in place. */
   ConfigConflict: "CONFIG_CONFLICT",
   /** A frame could not be read: bad headers, bad Avro, wrong count. A poison message. */

@@ -4,6 +4,22 @@ export type { FrameHandler, RunConsumerOptions, RunningConsumer } from "./consum
 export { runConsumer } from "./consumer.js";
 export type { DeadLettersOptions, EventDeadLetter, FrameDeadLetter } from "./dead-letter.js";
 export { DeadLetters } from "./dead-letter.js";
+export type { DeadLetterProgressOptions } from "./dead-letter-progress.js";
+export {
+  DEAD_LETTER_PROGRESS_BUCKET,
+  DeadLetterProgress,
+  deadLetterProgressBucket,
+} from "./dead-letter-progress.js";
+export type {
+  DeadLetterFilter,
+  DeadLetterInfo,
+  ListDeadLettersOptions,
+  ReplayDeadLettersOptions,
+  ReplayOutcome,
+  ReplayReport,
+  ReplayTotals,
+} from "./dead-letter-replay.js";
+export { listDeadLetters, ReplayStatus, replayDeadLetters } from "./dead-letter-replay.js";
 export { Delivery } from "./delivery.js";
 export type { HandlerErrorOptions } from "./errors.js";
 export {
@@ -63,6 +79,7 @@ export {
   createSubjects,
   datasetOfSubject,
   isDatasetName,
+  isStage,
   Stage,
   Subjects,
 } from "./subjects.js";

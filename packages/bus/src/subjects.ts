@@ -40,9 +40,17 @@ function assertToken(what: string, value: string): void {
   }
 }
 
+/** True when `name` is one of the {@link Stage} values. */
+export function isStage(name: string): name is Stage {
+  return STAGES.has(name);
+}
+
 function assertStage(stage: string): asserts stage is Stage {
   if (!STAGES.has(stage)) {
-    throw new BusError(`invalid stage ${JSON.stringify(stage)}`, BusErrorCode.InvalidName);
+    throw new BusError(
+      `invalid stage ${JSON.stringify(stage)}: use one of ${[...STAGES].join(", ")}`,
+      BusErrorCode.InvalidName,
+    );
   }
 }
 

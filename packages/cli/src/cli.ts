@@ -1,9 +1,11 @@
 import { parseArgs } from "node:util";
+import { isDatasetName, isStage, Stage } from "@inlet/bus";
 import { runCheckpoint } from "./checkpoint-command.js";
 import { CliError, CliErrorCode } from "./cli-error.js";
 import { type CliIo, readAll, write } from "./cli-io.js";
 import { runCompact } from "./compact-command.js";
 import { runDatasets } from "./datasets-command.js";
+import { DEFAULT_LIST_LIMIT, DEFAULT_NATS_URL, runDlqList, runDlqReplay } from "./dlq-command.js";
 import { runHistory } from "./history-command.js";
 import { OutputFormat, parseOutputFormat, parsePositiveInt, parseVersions } from "./output-format.js";
 import { runQuery } from "./query-command.js";
@@ -47,17 +49,30 @@ table maintenance, on a lake directory (no service needed; each also takes --lak
       --dry-run          list what would be deleted, delete nothing
   checkpoint <table>   write a Parquet checkpoint of the latest version
 
+dead letters, on the bus (each also takes --format table|json):
+  dlq list             dead letters in stream order: stage, dataset, code, reason, source
+  dlq replay           send them back: a frame to the subject it came from, an event through
+                       the collector (validated again); a replayed letter leaves the DLQ
+                       once the lake's dead_letters table holds its copy
+      --nats <url>       the NATS server (default $INLET_NATS_URL, else ${DEFAULT_NATS_URL})
+      --stage <s>        only letters of this stage (collector, processor, enricher, lake-writer)
+      --dataset <ds>     only letters of this dataset
+      --code <code>      only letters with this error code
+      --seq <n|a-b>      only the letter at DLQ sequence n, or those from a to b
+      --limit <n>        at most n letters (list default ${DEFAULT_LIST_LIMIT}; replay default all)
+      --dry-run          replay: say what would happen, send and delete nothing
+      --keep             replay: keep replayed letters in the DLQ
+
 The SQL may also come on stdin ("-" or nothing after the command).
 `;
 
-const COMMANDS = ["sql", "query", "datasets", "history", "compact", "vacuum", "checkpoint"] as const;
+const COMMANDS = ["sql", "query", "datasets", "history", "compact", "vacuum", "checkpoint", "dlq"] as const;
 const MAINTENANCE: readonly string[] = ["history", "compact", "vacuum", "checkpoint"];
 
 /** Runs the `inlet` command line; returns the exit status (0 ok, 1 failed, 2 usage). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   try {
-    await dispatch(argv, io);
-    return 0;
+    return (await dispatch(argv, io)) ?? 0;
   } catch (error) {
     await write(io.stderr, `inlet: ${error instanceof Error ? error.message : String(error)}\n`);
     const usage = error instanceof CliError && error.code === CliErrorCode.Usage;
@@ -66,7 +81,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-async function dispatch(argv: readonly string[], io: CliIo): Promise<void> {
+// Resolves with an exit status when the command has one of its own (dlq replay).
+async function dispatch(argv: readonly string[], io: CliIo): Promise<number | undefined> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     await write(io.stdout, USAGE);
@@ -85,13 +101,14 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<void> {
   }
   const format = parseOutputFormat(
     values.format,
-    command === "datasets" || MAINTENANCE.includes(command)
+    command === "datasets" || command === "dlq" || MAINTENANCE.includes(command)
       ? [OutputFormat.Table, OutputFormat.Json]
       : undefined,
   );
   // An empty variable counts as unset, as in the services' configuration.
   const lakeDir = values.lake ?? (io.env.INLET_LAKE_DIR || "lake");
   const url = values.url ?? (io.env.INLET_QUERY_URL || DEFAULT_QUERY_URL);
+  if (command === "dlq") return dlq(positionals, values, format, io);
   if (MAINTENANCE.includes(command)) {
     if (positionals.length !== 1) {
       throw new CliError(
@@ -174,12 +191,78 @@ function parse(args: string[]) {
         "retention-hours": { type: "string" },
         "log-retention-days": { type: "string" },
         "dry-run": { type: "boolean" },
+        nats: { type: "string" },
+        stage: { type: "string" },
+        dataset: { type: "string" },
+        code: { type: "string" },
+        seq: { type: "string" },
+        keep: { type: "boolean" },
+        // Advanced: streams and subjects under a prefix (tests, a shared server).
+        prefix: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
   } catch (error) {
     throw new CliError(CliErrorCode.Usage, (error as Error).message, { cause: error });
   }
+}
+
+/** `inlet dlq list|replay`: the subcommand and its filters, checked before connecting. */
+async function dlq(
+  positionals: readonly string[],
+  values: ReturnType<typeof parse>["values"],
+  format: OutputFormat,
+  io: CliIo,
+): Promise<number | undefined> {
+  const [sub, ...extra] = positionals;
+  if ((sub !== "list" && sub !== "replay") || extra.length > 0) {
+    throw new CliError(CliErrorCode.Usage, "dlq takes list or replay: inlet dlq list|replay [options]");
+  }
+  if (values.stage !== undefined && !isStage(values.stage)) {
+    throw new CliError(
+      CliErrorCode.Usage,
+      `unknown stage "${values.stage}"; expected one of ${Object.values(Stage).join(", ")}`,
+    );
+  }
+  if (values.dataset !== undefined && !isDatasetName(values.dataset)) {
+    throw new CliError(
+      CliErrorCode.Usage,
+      `--dataset must be a dataset name (lowercase letters, digits and _), got "${values.dataset}"`,
+    );
+  }
+  if (sub === "list" && (values["dry-run"] || values.keep)) {
+    throw new CliError(CliErrorCode.Usage, "--dry-run and --keep are options of dlq replay");
+  }
+  const options = {
+    natsUrl: values.nats ?? (io.env.INLET_NATS_URL || DEFAULT_NATS_URL),
+    prefix: values.prefix ?? "",
+    format,
+    stage: values.stage,
+    dataset: values.dataset,
+    code: values.code,
+    ...parseSeqRange(values.seq),
+    limit: optionalPositiveInt("limit", values.limit),
+  };
+  if (sub === "list") {
+    await runDlqList(options, io);
+    return undefined;
+  }
+  return runDlqReplay({ ...options, dryRun: values["dry-run"] === true, keep: values.keep === true }, io);
+}
+
+// `--seq 12` or `--seq 10-20`: DLQ stream sequences, both ends included.
+function parseSeqRange(value: string | undefined): { fromSeq?: number; toSeq?: number } {
+  if (value === undefined) return {};
+  const match = /^(\d+)(?:-(\d+))?$/.exec(value);
+  const from = Number(match?.[1]);
+  const to = match?.[2] === undefined ? from : Number(match[2]);
+  if (match === null || from < 1 || to < from) {
+    throw new CliError(
+      CliErrorCode.Usage,
+      `--seq expects a sequence or a range, e.g. 12 or 10-20, got "${value}"`,
+    );
+  }
+  return { fromSeq: from, toSeq: to };
 }
 
 /** The SQL: the arguments joined by spaces, or stdin when there are none (or just `-`). */

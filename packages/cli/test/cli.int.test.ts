@@ -120,7 +120,7 @@ describe("inlet", () => {
     const unknown = await inlet(["frobnicate"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'inlet: unknown command "frobnicate"; expected one of sql, query, datasets, history, compact, vacuum, checkpoint\nrun `inlet --help` for usage\n',
+      'inlet: unknown command "frobnicate"; expected one of sql, query, datasets, history, compact, vacuum, checkpoint, dlq\nrun `inlet --help` for usage\n',
     );
     const format = await inlet(["sql", "--lake", lake.dir, "--format", "xml", "SELECT 1"]);
     expect(format.code).toBe(2);

@@ -20,6 +20,15 @@ describe("formatStatusLine", () => {
     );
   });
 
+  it("leaves the dead_letters table out of the lake's rows and freshness (the DLQ counts them)", () => {
+    const over = {
+      rows: { clicks: 1_000, dead_letters: 40 },
+      freshnessMs: { clicks: 1_500, dead_letters: 3_600_000 },
+    };
+    const line = formatStatusLine(undefined, snapshot(0, 5, over));
+    expect(line).toContain("lake 1,000 rows │ freshness 1.5s");
+  });
+
   it("shows no rate on the first reading and no freshness while the lake is empty", () => {
     const line = formatStatusLine(undefined, snapshot(0, 5, { rows: {}, freshnessMs: {} }));
     expect(line).toContain("in 0/s");

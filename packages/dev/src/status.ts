@@ -1,3 +1,4 @@
+import { DEAD_LETTERS_DATASET } from "@inlet/schema";
 import { parsePrometheusText } from "@inlet/telemetry";
 import type { JetStreamManager } from "@nats-io/jetstream";
 
@@ -83,8 +84,13 @@ export async function readStatus(sources: StatusSources): Promise<StatusSnapshot
 export function formatStatusLine(previous: StatusSnapshot | undefined, current: StatusSnapshot): string {
   const seconds = previous ? (current.at - previous.at) / 1000 : 0;
   const rate = previous && seconds > 0 ? (current.eventsAccepted - previous.eventsAccepted) / seconds : 0;
-  const rows = Object.values(current.rows).reduce((a, b) => a + b, 0);
-  const fresh = Object.values(current.freshnessMs).filter((v): v is number => v !== undefined);
+  // Dead letters are counted from the DLQ; their table's age says nothing of the lake's freshness.
+  const datasets = <T>(values: Record<string, T>): T[] =>
+    Object.entries(values)
+      .filter(([name]) => name !== DEAD_LETTERS_DATASET)
+      .map(([, value]) => value);
+  const rows = datasets(current.rows).reduce((a, b) => a + b, 0);
+  const fresh = datasets(current.freshnessMs).filter((v): v is number => v !== undefined);
   const worst = fresh.length > 0 ? Math.max(...fresh) : undefined;
   const lag = Object.values(current.lag).reduce((a, b) => a + b, 0);
   return [

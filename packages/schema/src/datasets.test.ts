@@ -69,6 +69,13 @@ describe("loadDatasets errors", () => {
     expect(orders?.versions).toHaveLength(1);
   });
 
+  it("refuses the name of the lake's dead-letter table", async () => {
+    await dataset("dead_letters", { "dataset.json": settings, "1.avsc": schema("dead_letters") });
+    const err = await failure();
+    expect(err.code).toBe(SchemaErrorCode.InvalidDatasetConfig);
+    expect(err.message).toMatch(/"dead_letters" is the lake's dead-letter table/);
+  });
+
   it("names the file holding bad JSON", async () => {
     await dataset("orders", { "dataset.json": settings, "1.avsc": "{ not json" });
     const err = await failure();

@@ -6,7 +6,7 @@ import { type AvroSchema, type AvroType, createAvroType } from "./avro-type.js";
 import { CompatibilityMode, isCompatibilityMode } from "./compatibility.js";
 import type { RegisterResult, SchemaRegistry } from "./registry.js";
 import { SchemaError, SchemaErrorCode } from "./schema-error.js";
-import { isDatasetName } from "./schema-id.js";
+import { DEAD_LETTERS_DATASET, isDatasetName } from "./schema-id.js";
 
 /** A dataset's settings, from `config/datasets/<dataset>/dataset.json`. */
 export interface DatasetSettings {
@@ -52,6 +52,11 @@ export async function loadDatasets(configDir: string): Promise<DatasetDefinition
 async function loadDataset(dir: string, name: string): Promise<DatasetDefinition> {
   if (!isDatasetName(name)) {
     throw invalid(`${dir}: ${JSON.stringify(name)} is not a dataset name ([a-z][a-z0-9_]*)`);
+  }
+  if (name === DEAD_LETTERS_DATASET) {
+    throw invalid(
+      `${dir}: ${JSON.stringify(name)} is the lake's dead-letter table; give the dataset another name`,
+    );
   }
   const settings = parseSettings(join(dir, "dataset.json"), await readJson(join(dir, "dataset.json")));
 

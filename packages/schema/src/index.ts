@@ -23,6 +23,7 @@ export type { SchemaRef } from "./schema-id.js";
 export {
   assertDatasetName,
   DATASET_NAME_PATTERN,
+  DEAD_LETTERS_DATASET,
   formatSchemaId,
   isDatasetName,
   parseSchemaId,

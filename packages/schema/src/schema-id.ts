@@ -4,6 +4,12 @@ import { SchemaError, SchemaErrorCode } from "./schema-error.js";
 export const DATASET_NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
 
 const MAX_DATASET_NAME = 64;
+
+/**
+ * The curated table the lake-writer copies every dead letter into (`SELECT * FROM dead_letters`):
+ * no dataset may take its name.
+ */
+export const DEAD_LETTERS_DATASET = "dead_letters";
 const SCHEMA_ID = /^([a-z][a-z0-9_]*)@([1-9][0-9]{0,8})$/;
 
 /** A schema id split into its parts. */

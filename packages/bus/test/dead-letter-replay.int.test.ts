@@ -1,5 +1,5 @@
 import { natsTest as test } from "@inlet/testing/vitest";
-import type { Consumer, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, JsMsg, PubAck } from "@nats-io/jetstream";
 import { describe, expect } from "vitest";
 import { DeadLetters } from "../src/dead-letter.js";
 import { DeadLetterProgress } from "../src/dead-letter-progress.js";
@@ -59,6 +59,24 @@ async function next(t: TestBus, stream: StreamName, durable: string): Promise<Re
   const msg = await consumer.next({ expires: 5_000 });
   if (msg === null) throw new Error(`no frame on ${stream}`);
   return { msg, consumer };
+}
+
+/** Files `read` as the stage would give up on it, and terms its delivery; resolves to the letter's ack. */
+async function fileFrame(
+  t: TestBus,
+  read: ReadFrame,
+  stage: Stage,
+  code = "MAX_DELIVERIES",
+  reason = "failed 5 times",
+): Promise<PubAck> {
+  const letter = await new DeadLetters(t.bus.js, { subjects: t.subjects }).frame({
+    stage,
+    msg: read.msg,
+    code,
+    reason,
+  });
+  read.msg.term();
+  return letter;
 }
 
 async function list(
@@ -152,14 +170,9 @@ describe("replayDeadLetters: frames", () => {
     nats,
   }) => {
     const t = await openTestBus(nats);
-    const { msg, consumer } = await ingestFrame(t, 3, "r");
-    const letter = await new DeadLetters(t.bus.js, { subjects: t.subjects }).frame({
-      stage: Stage.Processor,
-      msg,
-      code: "MAX_DELIVERIES",
-      reason: "failed 5 times",
-    });
-    msg.term();
+    const read = await ingestFrame(t, 3, "r");
+    const { msg, consumer } = read;
+    const letter = await fileFrame(t, read, Stage.Processor);
 
     const report = await replayDeadLetters(t.bus, { subjects: t.subjects });
 
@@ -208,14 +221,15 @@ describe("replayDeadLetters: frames", () => {
     nats,
   }) => {
     const t = await openTestBus(nats);
-    const { msg, consumer } = await curatedFrame(t, "k");
-    const letter = await new DeadLetters(t.bus.js, { subjects: t.subjects }).frame({
-      stage: Stage.LakeWriter,
-      msg,
-      code: "INCOMPATIBLE_SCHEMA",
-      reason: "clicks@1 cannot be read as clicks@2",
-    });
-    msg.term();
+    const read = await curatedFrame(t, "k");
+    const { consumer } = read;
+    const letter = await fileFrame(
+      t,
+      read,
+      Stage.LakeWriter,
+      "INCOMPATIBLE_SCHEMA",
+      "clicks@1 cannot be read as clicks@2",
+    );
     const options = { subjects: t.subjects };
 
     const dry = await replayDeadLetters(t.bus, { ...options, dryRun: true });
@@ -250,14 +264,9 @@ describe("replayDeadLetters: frames", () => {
     nats,
   }) => {
     const t = await openTestBus(nats);
-    const { msg, consumer } = await ingestFrame(t, 1, "w");
-    await new DeadLetters(t.bus.js, { subjects: t.subjects }).frame({
-      stage: Stage.LakeWriter,
-      msg,
-      code: "SCHEMA_NOT_FOUND",
-      reason: "clicks@1 is unknown",
-    });
-    msg.term();
+    const read = await ingestFrame(t, 1, "w");
+    const { consumer } = read;
+    await fileFrame(t, read, Stage.LakeWriter, "SCHEMA_NOT_FOUND", "clicks@1 is unknown");
 
     const report = await replayDeadLetters(t.bus, { subjects: t.subjects });
 
@@ -272,14 +281,9 @@ describe("replayDeadLetters: frames", () => {
 describe("replayDeadLetters and the lake's copy", () => {
   test("takes a letter out of the DLQ only once the dead_letters table holds it", async ({ nats }) => {
     const t = await openTestBus(nats);
-    const { msg, consumer } = await ingestFrame(t, 2, "a");
-    const letter = await new DeadLetters(t.bus.js, { subjects: t.subjects }).frame({
-      stage: Stage.Processor,
-      msg,
-      code: "MAX_DELIVERIES",
-      reason: "failed 5 times",
-    });
-    msg.term();
+    const read = await ingestFrame(t, 2, "a");
+    const { consumer } = read;
+    const letter = await fileFrame(t, read, Stage.Processor);
     // The archive has announced the table up to the letter before this one.
     const progress = await DeadLetterProgress.create(t.bus.nc, { prefix: t.prefix });
     await progress.recordArchived(letter.seq - 1);

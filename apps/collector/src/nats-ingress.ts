@@ -1,4 +1,4 @@
-import { datasetOfSubject, type Subjects } from "@inlet/bus";
+import { datasetOfSubject, Header, type Subjects } from "@inlet/bus";
 import type { Logger } from "@inlet/telemetry";
 import {
   headers as createHeaders,
@@ -11,8 +11,6 @@ import { type Ingestor, Transport } from "./ingest.js";
 /** The queue group every collector instance joins, so each request is handled once. */
 export const COLLECT_QUEUE_GROUP = "collector";
 
-/** Reply header carrying the HTTP-equivalent status of the answer (`200`, `400`, `503`, …). */
-export const STATUS_HEADER = "Inlet-Status";
 /** Request header: `errors` lists only the events that were not accepted (like `?results=errors`). */
 export const RESULTS_HEADER = "Inlet-Results";
 
@@ -52,7 +50,7 @@ export function startNatsIngress(deps: NatsIngressDeps): NatsIngress {
     });
     if (msg.reply === undefined || msg.reply === "") return;
     const h = createHeaders();
-    h.set(STATUS_HEADER, String(answer.status));
+    h.set(Header.Status, String(answer.status));
     h.set("Content-Type", "application/json");
     if (answer.retryAfterSeconds !== undefined) h.set("Retry-After", String(answer.retryAfterSeconds));
     msg.respond(encoder.encode(JSON.stringify(answer.body)), { headers: h });
@@ -70,7 +68,7 @@ export function startNatsIngress(deps: NatsIngressDeps): NatsIngress {
           logger.error({ err: error, subject: msg.subject }, "collect request failed");
           if (msg.reply) {
             const h = createHeaders();
-            h.set(STATUS_HEADER, "500");
+            h.set(Header.Status, "500");
             msg.respond(
               encoder.encode(JSON.stringify({ error: { code: "INTERNAL", message: "internal error" } })),
               {

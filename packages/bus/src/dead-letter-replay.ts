@@ -142,8 +142,6 @@ const MAX_PENDING_BYTES = 4 * 1024 * 1024;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_ARCHIVE_WAIT_MS = 15_000;
 const ARCHIVE_POLL_MS = 250;
-// The collector's reply header with the answer's HTTP-like status (apps/collector, nats-ingress.ts).
-const COLLECTOR_STATUS_HEADER = "Inlet-Status";
 const EVENT_ID_FIELD = "_event_id";
 
 /**
@@ -653,7 +651,7 @@ interface CollectorAnswer {
 }
 
 function readCollectorAnswer(headers: MsgHdrs | undefined, text: string): CollectorAnswer {
-  const status = headers?.get(COLLECTOR_STATUS_HEADER) || "?";
+  const status = headers?.get(Header.Status) || "?";
   let body: unknown;
   try {
     body = JSON.parse(text);

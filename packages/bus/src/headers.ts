@@ -26,6 +26,8 @@ export const Header = {
   SourceSeq: "Inlet-Source-Seq",
   /** Frame dead letter: the frame's own `Nats-Msg-Id` (the dead letter has its own). */
   SourceMsgId: "Inlet-Source-Msg-Id",
+  /** The collector's answer on `inlet.collect.<ds>`: its HTTP-like status (`200`, `207`, `400`, `503`…). */
+  Status: "Inlet-Status",
   /** A replayed frame: the DLQ stream sequence of the dead letter it was replayed from (lineage). */
   ReplayOf: "Inlet-Replay-Of",
 } as const;

@@ -351,7 +351,8 @@ export function deadLetterRow(msg: JsMsg): CuratedRow {
       if (typeof body.eventId === "string" && body.eventId !== "") eventId ??= body.eventId;
     }
   } else {
-    event.frame = msg.data;
+    // A copy: the message's bytes may be a view of a larger read buffer, which holding them would keep.
+    event.frame = new Uint8Array(msg.data);
     event.frame_schema = header(Header.Schema) ?? null;
     const count = Number(header(Header.Count));
     event.frame_events = Number.isSafeInteger(count) && count >= 0 && count <= 2 ** 31 - 1 ? count : null;

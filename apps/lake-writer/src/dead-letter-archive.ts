@@ -197,7 +197,9 @@ export class DeadLetterArchive implements WriterGauges {
     const room = Math.max(1, this.#o.maxBytes - (this.#held?.bytes ?? 0));
     try {
       const messages = await this.#consumer.fetch({
-        // By bytes, not messages (nats.js takes one or the other). The server refuses a pull whose byte limit is below the next message: never ask below max_payload.
+        // By bytes, not messages (nats.js takes one or the other). The server refuses a pull whose
+        // byte limit is below the next message, so never below max_payload: what is held stays
+        // under maxBytes plus one message.
         max_bytes: Math.max(room, (this.#o.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) + HEADROOM_BYTES),
         expires: this.#o.fetchExpiresMs,
       });
@@ -256,7 +258,8 @@ export class DeadLetterArchive implements WriterGauges {
         return;
       } catch (err) {
         if (err instanceof LakeError && err.code === LakeErrorCode.TxnAlreadyCommitted) {
-          // Another archive committed these sequences first: keep what it did not.
+          // Another archive committed these sequences first: drop what is held and read again
+          // from after what the table now holds.
           this.#table = await this.#o.openTable();
           this.#committed = this.#table.committedVersion() ?? this.#committed;
           this.#log.error(

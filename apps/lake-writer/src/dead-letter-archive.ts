@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type DeadLetterProgress, DlqKind, Header, Stage } from "@inlet/bus";
+import { type DeadLetterProgress, DlqKind, deadLetterInfo, Header } from "@inlet/bus";
 import { type AvroSchema, type CuratedRow, type CuratedTable, LakeError, LakeErrorCode } from "@inlet/lake";
 import { DEAD_LETTERS_DATASET } from "@inlet/schema";
 import { type Logger, traceIdFromTraceparent } from "@inlet/telemetry";
@@ -80,7 +80,8 @@ const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 const HEADROOM_BYTES = 64 * 1024;
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
-const STAGES: ReadonlySet<string> = new Set(Object.values(Stage));
+// The largest value of `frame_events`, an Avro int.
+const MAX_INT = 2 ** 31 - 1;
 
 /**
  * Copies every dead letter into the lake's `dead_letters` table, exactly once, so they can be
@@ -309,24 +310,16 @@ export class DeadLetterArchive implements WriterGauges {
 
 /** The `dead_letters` row of one DLQ message; never throws, whatever the message holds. */
 export function deadLetterRow(msg: JsMsg): CuratedRow {
-  const h = msg.headers;
-  const header = (name: string): string | undefined => {
-    const value = h?.get(name);
-    return value === undefined || value === "" ? undefined : value;
-  };
-  // `[<prefix>.]dlq.<stage>.<ds>`: the last two tokens.
-  const [subjectStage, subjectDataset] = msg.subject.split(".").slice(-2);
-  const kind = header(Header.DlqKind) ?? "unknown";
-  const stage = header(Header.Stage) ?? (STAGES.has(subjectStage ?? "") ? subjectStage : undefined);
-  const atMs = msg.time.getTime();
+  const info = deadLetterInfo(msg);
+  const atMs = info.time.getTime();
   const event: Record<string, unknown> = {
     dead_lettered_at: atMs,
-    dlq_seq: msg.seq,
-    stage: stage ?? subjectStage ?? "unknown",
-    dataset: header(Header.Dataset) ?? subjectDataset ?? "unknown",
-    kind,
-    code: header(Header.ErrorCode) ?? "UNKNOWN",
-    reason: header(Header.Error) ?? "",
+    dlq_seq: info.seq,
+    stage: info.stage || "unknown",
+    dataset: info.dataset || "unknown",
+    kind: info.kind || "unknown",
+    code: info.code || "UNKNOWN",
+    reason: info.reason,
     field: null,
     expected: null,
     got: null,
@@ -335,12 +328,12 @@ export function deadLetterRow(msg: JsMsg): CuratedRow {
     frame: null,
     frame_schema: null,
     frame_events: null,
-    source_subject: header(Header.SourceSubject) ?? null,
-    source_seq: sourceSeq(header(Header.SourceSeq)),
-    source_msg_id: header(Header.SourceMsgId) ?? null,
+    source_subject: info.sourceSubject ?? null,
+    source_seq: info.sourceSeq ?? null,
+    source_msg_id: info.sourceMsgId ?? null,
   };
-  let eventId = header(Header.EventId);
-  if (kind === DlqKind.Event) {
+  let eventId = info.eventId;
+  if (info.kind === DlqKind.Event) {
     const body = parseEventBody(msg.data);
     if (body === undefined) {
       event.event = JSON.stringify(new TextDecoder().decode(msg.data));
@@ -356,22 +349,17 @@ export function deadLetterRow(msg: JsMsg): CuratedRow {
   } else {
     // A copy: the message's bytes may be a view of a larger read buffer, which holding them would keep.
     event.frame = new Uint8Array(msg.data);
-    event.frame_schema = header(Header.Schema) ?? null;
-    const count = Number(header(Header.Count));
-    event.frame_events = Number.isSafeInteger(count) && count >= 0 && count <= 2 ** 31 - 1 ? count : null;
+    event.frame_schema = msg.headers?.get(Header.Schema) || null;
+    const count = info.eventCount;
+    event.frame_events = count !== undefined && count <= MAX_INT ? count : null;
   }
   return {
     event,
-    eventId: eventId ?? `dlq:${msg.seq}`,
+    eventId: eventId ?? `dlq:${info.seq}`,
     ingestedAt: atMs,
-    traceId: traceIdFromTraceparent(header(Header.Traceparent)) ?? "",
+    traceId: traceIdFromTraceparent(msg.headers?.get(Header.Traceparent)) ?? "",
     schemaVersion: DEAD_LETTER_SCHEMA_VERSION,
   };
-}
-
-function sourceSeq(text: string | undefined): number | null {
-  const n = Number(text);
-  return text !== undefined && Number.isSafeInteger(n) && n > 0 ? n : null;
 }
 
 interface EventBody {

@@ -65,6 +65,8 @@ export interface DeadLetterInfo {
   /** Frame kind: the subject and stream sequence the frame was read from. */
   sourceSubject?: string;
   sourceSeq?: number;
+  /** Frame kind: the frame's own `Nats-Msg-Id` (`Inlet-Source-Msg-Id`). */
+  sourceMsgId?: string;
 }
 
 /** What became of one letter in {@link replayDeadLetters}. */
@@ -420,7 +422,7 @@ async function* readDeadLetters(
     let taken = 0;
     for await (const msg of messages) {
       if (msg.seq > to) break;
-      const info = letterInfo(msg);
+      const info = deadLetterInfo(msg);
       if (options.code === undefined || info.code === options.code) {
         taken++;
         yield { info, msg };
@@ -461,7 +463,11 @@ async function streamState(jsm: JetStreamManager, stream: string) {
   }
 }
 
-function letterInfo(msg: JsMsg): DeadLetterInfo {
+/**
+ * What a DLQ message says of itself, read from its headers (the subject's last two tokens stand in
+ * for a missing stage or dataset). Never throws: a value missing or malformed is left out, or "".
+ */
+export function deadLetterInfo(msg: JsMsg): DeadLetterInfo {
   const h = msg.headers;
   const get = (name: string): string | undefined => {
     const value = h?.get(name) ?? "";
@@ -472,6 +478,7 @@ function letterInfo(msg: JsMsg): DeadLetterInfo {
   const count = get(Header.Count);
   const sourceSeq = get(Header.SourceSeq);
   const sourceSubject = get(Header.SourceSubject);
+  const sourceMsgId = get(Header.SourceMsgId);
   const eventId = get(Header.EventId);
   return {
     seq: msg.seq,
@@ -485,6 +492,7 @@ function letterInfo(msg: JsMsg): DeadLetterInfo {
     ...(count !== undefined && /^\d+$/.test(count) ? { eventCount: Number(count) } : {}),
     ...(sourceSubject === undefined ? {} : { sourceSubject }),
     ...(sourceSeq !== undefined && /^\d+$/.test(sourceSeq) ? { sourceSeq: Number(sourceSeq) } : {}),
+    ...(sourceMsgId === undefined ? {} : { sourceMsgId }),
   };
 }
 

@@ -19,7 +19,12 @@ export type {
   ReplayReport,
   ReplayTotals,
 } from "./dead-letter-replay.js";
-export { listDeadLetters, ReplayStatus, replayDeadLetters } from "./dead-letter-replay.js";
+export {
+  deadLetterInfo,
+  listDeadLetters,
+  ReplayStatus,
+  replayDeadLetters,
+} from "./dead-letter-replay.js";
 export { Delivery } from "./delivery.js";
 export type { HandlerErrorOptions } from "./errors.js";
 export {

@@ -37,6 +37,13 @@ if ! nats-server --version 2>/dev/null | grep -q "v${INLET_NATS_VERSION}"; then
   rm -rf "$apt_dir/unpacked"
 fi
 
+# The tests of the Pub/Sub ingress run Google's emulator, which comes with the machine's Google
+# Cloud CLI (Debian's google-cloud-cli-pubsub-emulator); nothing here installs it.
+gcloud_bin="$(command -v gcloud || true)"
+if [[ -z "$gcloud_bin" || ! -d "$(dirname "$(readlink -f "$gcloud_bin")")/../platform/pubsub-emulator" ]]; then
+  printf '\033[1;33m!\033[0m the Pub/Sub emulator (gcloud beta emulators pubsub) is missing: the collector'"'"'s Pub/Sub tests will fail\n' >&2
+fi
+
 stamp=".tools/install.stamp"
 want="$( (cat package.json pnpm-lock.yaml */*/package.json 2>/dev/null || true) | sha1sum | cut -c1-40)"
 if [[ ! -d node_modules || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then

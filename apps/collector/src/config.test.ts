@@ -16,7 +16,32 @@ describe("loadConfig", () => {
       INLET_COLLECTOR_RETRY_AFTER: 2_000,
       INLET_REGISTER_SCHEMAS: true,
       INLET_CONFIG_DIR: "config",
+      INLET_PUBSUB_SUBSCRIPTIONS: [],
+      INLET_PUBSUB_MAX_MESSAGES: 1_000,
+      INLET_PUBSUB_MAX_BYTES: 8 * 1024 * 1024,
     });
+    expect(config.INLET_PUBSUB_PROJECT).toBeUndefined();
+  });
+
+  it("reads Pub/Sub subscriptions as <subscription>=<dataset> pairs", () => {
+    const config = loadConfig({
+      INLET_PUBSUB_SUBSCRIPTIONS: " clicks-in=clicks, projects/acme/subscriptions/tx-in = transactions ,",
+    });
+    expect(config.INLET_PUBSUB_SUBSCRIPTIONS).toEqual([
+      { subscription: "clicks-in", dataset: "clicks" },
+      { subscription: "projects/acme/subscriptions/tx-in", dataset: "transactions" },
+    ]);
+    for (const bad of [
+      "clicks-in",
+      "clicks-in=Clicks",
+      "a=clicks",
+      "x-in=clicks=y",
+      "s-in=clicks,s-in=transactions",
+    ]) {
+      expect(() => loadConfig({ INLET_PUBSUB_SUBSCRIPTIONS: bad }), bad).toThrow(
+        /INLET_PUBSUB_SUBSCRIPTIONS/,
+      );
+    }
   });
 
   it("reads units and booleans", () => {

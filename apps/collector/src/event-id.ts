@@ -13,10 +13,15 @@ export type EventIdResult = { ok: true; id: string } | { ok: false; got: unknown
 
 /**
  * Takes the event's id: removes `_event_id` from `event` and returns it when it is a non-empty
- * string of at most {@link MAX_EVENT_ID_LENGTH} characters; assigns a UUIDv7 when the event has none.
+ * string of at most {@link MAX_EVENT_ID_LENGTH} characters. An event with none gets `assigned()`,
+ * by default a new UUIDv7 (an ingress whose messages have ids of their own derives it from them,
+ * so that a redelivery gets the same id).
  */
-export function takeEventId(event: Record<string, unknown>): EventIdResult {
-  if (!Object.hasOwn(event, EVENT_ID_FIELD)) return { ok: true, id: uuidV7.next() };
+export function takeEventId(
+  event: Record<string, unknown>,
+  assigned: () => string = () => uuidV7.next(),
+): EventIdResult {
+  if (!Object.hasOwn(event, EVENT_ID_FIELD)) return { ok: true, id: assigned() };
   const given = event[EVENT_ID_FIELD];
   delete event[EVENT_ID_FIELD];
   if (typeof given !== "string" || given.length === 0 || given.length > MAX_EVENT_ID_LENGTH) {

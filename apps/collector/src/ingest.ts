@@ -20,12 +20,18 @@ import { buildResponse, type IngestResponse } from "./response.js";
 import { type Rejection, type ValidatedBatch, validateBatch } from "./validate-batch.js";
 
 /** Where a request came in. */
-export const Transport = { Http: "http", Nats: "nats" } as const;
+export const Transport = { Http: "http", Nats: "nats", PubSub: "pubsub" } as const;
 
 /** A {@link Transport} value. */
 export type Transport = (typeof Transport)[keyof typeof Transport];
 
-/** One ingest request, as either ingress hands it over. */
+const SPAN_NAMES: Record<Transport, string> = {
+  http: "POST /v1/events/:dataset",
+  nats: "process inlet.collect",
+  pubsub: "process pubsub message",
+};
+
+/** One ingest request, as any ingress hands it over. */
 export interface IngestRequest {
   transport: Transport;
   dataset: string;
@@ -36,6 +42,18 @@ export interface IngestRequest {
   errorsOnly: boolean;
   /** The client's W3C `traceparent`, when it sent one. */
   traceparent: string | undefined;
+  /**
+   * The id of the event at `index` of the body when it has no `_event_id` (default: a new UUIDv7).
+   * An ingress that may deliver a message twice derives it from the message, so that both copies
+   * make the same frames and JetStream keeps one.
+   */
+  assignedId?: (index: number) => string;
+  /**
+   * Nobody reads the answer (a subscription, not a client): a body refused as a whole (too large,
+   * malformed, empty, of an unknown dataset) is dead-lettered, and when that dead letter cannot be
+   * stored the answer is 503, to be tried again. Without it, only a malformed body is.
+   */
+  deadLetterRefusals?: boolean;
 }
 
 /** The error body of a request refused as a whole (the runtime's HTTP error shape). */
@@ -97,14 +115,15 @@ export class Ingestor {
   /** Handles one request under a SERVER span (child of the client's traceparent); never throws for a bad request. */
   handle(request: IngestRequest): Promise<IngestAnswer> {
     const { tracer, metrics } = this.#deps;
-    const name = request.transport === "http" ? "POST /v1/events/:dataset" : "process inlet.collect";
+    const name = SPAN_NAMES[request.transport];
     const attributes = {
       [ATTR_INLET_DATASET]: request.dataset,
       [ATTR_INLET_STAGE]: "collector",
       transport: request.transport,
     };
     const options = {
-      kind: SpanKind.SERVER,
+      // A subscription's message is consumed; a request, served.
+      kind: request.transport === Transport.PubSub ? SpanKind.CONSUMER : SpanKind.SERVER,
       attributes,
       ...(request.traceparent === undefined ? {} : { parent: request.traceparent }),
     };
@@ -127,7 +146,29 @@ export class Ingestor {
     });
   }
 
+  // #ingestBody, with a body refused as a whole dead-lettered when the request asks for it (and a
+  // malformed body always).
   async #ingest(request: IngestRequest, traceparent: string | undefined): Promise<IngestAnswer> {
+    try {
+      return await this.#ingestBody(request, traceparent);
+    } catch (error) {
+      if (!(error instanceof IngestError)) throw error;
+      const deadLettered =
+        error.code === IngestErrorCode.MalformedBody || (request.deadLetterRefusals && error.status < 500);
+      if (!deadLettered) throw error;
+      const failure = await this.#deadLetterBody(request.dataset, request.body, error, traceparent);
+      if (failure !== undefined && request.deadLetterRefusals) {
+        throw new IngestError(
+          IngestErrorCode.Unavailable,
+          `dataset ${JSON.stringify(request.dataset)}: ${error.message}, and its dead letter could not be stored (${failure})`,
+          { retryAfterSeconds: this.#deps.retryAfterSeconds },
+        );
+      }
+      throw error;
+    }
+  }
+
+  async #ingestBody(request: IngestRequest, traceparent: string | undefined): Promise<IngestAnswer> {
     const d = this.#deps;
     const { dataset } = request;
     const schema = d.schemas.latest(dataset);
@@ -146,15 +187,7 @@ export class Ingestor {
     }
     if (d.limiter.full) throw this.#overloaded();
 
-    let sent: SentBatch;
-    try {
-      sent = this.#send(request, schema, traceparent);
-    } catch (error) {
-      if (error instanceof IngestError && error.code === IngestErrorCode.MalformedBody) {
-        await this.#deadLetterBody(dataset, request.body, error, traceparent);
-      }
-      throw error;
-    }
+    const sent = this.#send(request, schema, traceparent);
     try {
       const [frames, deadLettered] = await Promise.all([sent.frames, sent.deadLettered]);
       const { failed, duplicates, rejected } = outcomeOf(sent, frames);
@@ -199,7 +232,7 @@ export class Ingestor {
     const bytes = request.body.byteLength;
     if (!d.limiter.tryAcquire(count, bytes)) throw this.#overloaded();
     try {
-      const batch = validateBatch(body, schema, Date.now());
+      const batch = validateBatch(body, schema, Date.now(), request.assignedId);
       return {
         count,
         bytes,
@@ -274,13 +307,16 @@ export class Ingestor {
     return failure;
   }
 
-  /** One dead letter for a body that could not be split into events: the raw text, cut to a bound. */
+  /**
+   * One dead letter for a body refused as a whole: the raw text, cut to a bound. Resolves with why
+   * it could not be stored, or undefined once it is.
+   */
   async #deadLetterBody(
     dataset: string,
     bytes: Uint8Array,
     error: IngestError,
     traceparent: string | undefined,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const { deadLetters, logger } = this.#deps;
     const raw = Buffer.from(
       bytes.buffer,
@@ -299,9 +335,11 @@ export class Ingestor {
         ...(traceparent === undefined ? {} : { traceparent }),
       });
       this.#deps.metrics.rejected(dataset, 1);
+      return undefined;
     } catch (failure) {
-      // The client is told 400 either way; a missing dead letter only loses the copy of a bad body.
-      logger.error({ err: failure, dataset }, "dead letter of a malformed body not stored");
+      // A client is told 400 either way; a subscription's message is tried again (#ingest).
+      logger.error({ err: failure, dataset }, "dead letter of a refused body not stored");
+      return failure instanceof Error ? failure.message : String(failure);
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { PubSub } from "@google-cloud/pubsub";
 import {
   type Bus,
   connectBus,
@@ -21,6 +22,7 @@ import { InflightLimiter } from "./inflight.js";
 import { Ingestor } from "./ingest.js";
 import { IngestInterest } from "./ingest-interest.js";
 import { type NatsIngress, startNatsIngress } from "./nats-ingress.js";
+import { type PubSubIngress, startPubSubIngress } from "./pubsub-ingress.js";
 import { SchemaCache } from "./schema-cache.js";
 
 /** What the collector is built from; tests pass their own prefix, bucket and limits. */
@@ -75,6 +77,8 @@ export function createCollector(deps: CollectorDeps): Collector {
   let interest: IngestInterest | undefined;
   let http: ServiceHttp | undefined;
   let natsIngress: NatsIngress | undefined;
+  let pubsub: PubSub | undefined;
+  let pubsubIngress: PubSubIngress | undefined;
   let connected = false;
   let stopping = false;
 
@@ -82,6 +86,8 @@ export function createCollector(deps: CollectorDeps): Collector {
     if (stopping) throw new Error("collector is stopping");
     if (!connected || bus === undefined) throw new Error("not connected to NATS");
     if (schemas === undefined) throw new Error("schemas not loaded yet");
+    const problem = pubsubIngress?.problem();
+    if (problem !== undefined) throw new Error(problem);
     // Not gated on INGEST having a consumer: the stack starts the collector before the services
     // that create those consumers, and waits for each /readyz. Requests get 503 until then instead.
     return true;
@@ -194,6 +200,27 @@ export function createCollector(deps: CollectorDeps): Collector {
         closeTimeoutMs: config.INLET_COLLECTOR_PUBLISH_TIMEOUT + 5_000,
       });
       natsIngress = startNatsIngress({ nc: bus.nc, subjects, ingestor, logger });
+      const sources = config.INLET_PUBSUB_SUBSCRIPTIONS;
+      if (sources.length > 0) {
+        for (const { subscription, dataset } of sources) {
+          if (schemas.latest(dataset) !== undefined) continue;
+          throw new Error(
+            `INLET_PUBSUB_SUBSCRIPTIONS: dataset ${JSON.stringify(dataset)} of subscription ${JSON.stringify(subscription)} has no registered schema (known: ${schemas.datasets().join(", ") || "none"})`,
+          );
+        }
+        pubsub = new PubSub(
+          config.INLET_PUBSUB_PROJECT === undefined ? {} : { projectId: config.INLET_PUBSUB_PROJECT },
+        );
+        pubsubIngress = await startPubSubIngress({
+          client: pubsub,
+          sources,
+          ingestor,
+          maxMessages: config.INLET_PUBSUB_MAX_MESSAGES,
+          maxBytes: config.INLET_PUBSUB_MAX_BYTES,
+          retryMs: retryAfterSeconds * 1000,
+          logger,
+        });
+      }
       // The server knows the subscription once start() resolves: no "no responders" right after.
       await bus.nc.flush();
       logger.info({ url: http.url, collect: subjects.all.collect }, "collector listening");
@@ -202,7 +229,8 @@ export function createCollector(deps: CollectorDeps): Collector {
     async stop() {
       stopping = true;
       // Stop taking requests; those in flight finish (their frames acked) before the connection goes.
-      await Promise.all([natsIngress?.stop(), http?.close()]);
+      await Promise.all([natsIngress?.stop(), http?.close(), pubsubIngress?.stop()]);
+      await pubsub?.close();
       interest?.stop();
       metrics.close();
       await schemas?.close();

@@ -47,15 +47,16 @@ const MAX_PAYLOAD_BYTES = DEFAULT_MAX_FRAME_BYTES - 1024;
 const MAX_SHOWN = 40;
 
 /**
- * Gives every event its id (the client's `_event_id`, removed, or a new UUIDv7), validates it against
- * `schema` and encodes the valid ones, stamped with `ingestedAt` (ms). A malformed NDJSON line, a
- * non-object, an unusable `_event_id` or an event too large for a frame is rejected with its reason,
- * like a schema mismatch.
+ * Gives every event its id (the client's `_event_id`, removed, else `assignedId(index)`, else a new
+ * UUIDv7), validates it against `schema` and encodes the valid ones, stamped with `ingestedAt` (ms).
+ * A malformed NDJSON line, a non-object, an unusable `_event_id` or an event too large for a frame
+ * is rejected with its reason, like a schema mismatch.
  */
 export function validateBatch(
   body: ParsedBody,
   schema: RegisteredSchema,
   ingestedAt: number,
+  assignedId?: (index: number) => string,
 ): ValidatedBatch {
   const { events, malformed } = body;
   const { type, id: schemaId, dataset } = schema;
@@ -97,7 +98,8 @@ export function validateBatch(
       continue;
     }
     const record = event as Record<string, unknown>;
-    const taken = takeEventId(record);
+    const taken =
+      assignedId === undefined ? takeEventId(record) : takeEventId(record, () => assignedId(index));
     if (!taken.ok) {
       const got = show(taken.got);
       const error = {

@@ -104,6 +104,7 @@ export async function startTestCollector(
     await bus.close();
     throw error;
   }
+  let closing: Promise<void> | undefined;
   return {
     collector,
     bus,
@@ -117,9 +118,10 @@ export async function startTestCollector(
         headers: { "content-type": "application/json", ...headers },
         body,
       }),
-    async close() {
-      await collector.stop();
-      await bus.close();
+    // Once, however often it is called (a test may stop the collector before its cleanup does).
+    close() {
+      closing ??= collector.stop().then(() => bus.close());
+      return closing;
     },
   };
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Topic } from "@google-cloud/pubsub";
 import { createGenerator, createRng, DEMO_DATASETS, invalidEvent } from "@inlet/demo";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 
@@ -15,6 +16,10 @@ export interface DemoProducerOptions {
   invalidRatio?: number;
   /** Every n-th request goes over NATS (default 10). */
   natsEvery?: number;
+  /** When set, one request in `pubsubEvery` is published as one message to its dataset's topic instead. */
+  pubsubTopics?: ReadonlyMap<string, Topic>;
+  /** Every n-th request goes over Pub/Sub (default 10; not the same requests as NATS's). */
+  pubsubEvery?: number;
   seed?: number;
   signal: AbortSignal;
 }
@@ -25,6 +30,8 @@ export interface DemoProducerStats {
   accepted: number;
   rejected: number;
   retries: number;
+  /** Messages published to Pub/Sub (each a batch of events the collector reads from its subscription). */
+  pubsubMessages: number;
 }
 
 interface CollectorAnswer {
@@ -48,7 +55,8 @@ export async function runDemoProducer(options: DemoProducerOptions): Promise<Dem
     sent: 0,
   }));
   const rng = createRng(seed);
-  const stats: DemoProducerStats = { requests: 0, accepted: 0, rejected: 0, retries: 0 };
+  const pubsubEvery = options.pubsubEvery ?? 10;
+  const stats: DemoProducerStats = { requests: 0, accepted: 0, rejected: 0, retries: 0, pubsubMessages: 0 };
   const nc: NatsConnection | undefined = options.natsUrl
     ? await connect({ servers: options.natsUrl, name: "inlet-demo-producer", maxReconnectAttempts: -1 })
     : undefined;
@@ -74,8 +82,10 @@ export async function runDemoProducer(options: DemoProducerOptions): Promise<Dem
           events.push({ ...event, _event_id: `demo-${seed}-${slot.dataset}-${slot.sent++}` });
         }
         const viaNats = nc !== undefined && stats.requests % natsEvery === natsEvery - 1;
+        const topic = options.pubsubTopics?.get(slot.dataset);
+        const viaPubSub = topic !== undefined && stats.requests % pubsubEvery === Math.floor(pubsubEvery / 2);
         stats.requests++;
-        sends.push(send(slot.dataset, events, viaNats ? nc : undefined));
+        sends.push(viaPubSub ? publish(topic, events) : send(slot.dataset, events, viaNats ? nc : undefined));
       }
       await Promise.all(sends);
       const wait = tickMs - (Date.now() - started);
@@ -85,6 +95,22 @@ export async function runDemoProducer(options: DemoProducerOptions): Promise<Dem
     await nc?.close();
   }
   return stats;
+
+  // One message of NDJSON; the collector answers nobody, so only the topic's acceptance is awaited.
+  async function publish(topic: Topic, events: Record<string, unknown>[]) {
+    const data = Buffer.from(events.map((e) => JSON.stringify(e)).join("\n"));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await topic.publishMessage({ data, attributes: { "content-type": "application/x-ndjson" } });
+        stats.pubsubMessages++;
+        return;
+      } catch {
+        if (options.signal.aborted && attempt > 0) return;
+        stats.retries++;
+        await sleep(Math.min(5_000, 200 * 2 ** attempt));
+      }
+    }
+  }
 
   async function send(dataset: string, events: Record<string, unknown>[], via?: NatsConnection) {
     const body = events.map((e) => JSON.stringify(e)).join("\n");

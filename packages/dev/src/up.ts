@@ -3,12 +3,16 @@
 // line, and an ordered stop on Ctrl-C (producer first, then each service in flow order, each
 // flushing what it holds, then nats-server). Nothing accepted is lost: what is still in a stream
 // when Inlet stops is picked up by the next `./inlet up`.
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { DEMO_DATASETS } from "@inlet/demo";
 import { findRepoRoot } from "@inlet/testing";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { runDemoProducer } from "./producer.js";
+import { type DemoPubSub, hasGcloud, pubsubMessagesDone, startDemoPubSub } from "./demo-pubsub.js";
+import { type DemoProducerStats, runDemoProducer } from "./producer.js";
 import { DEFAULT_PORTS, SERVICE_ORDER, type Stack, startStack } from "./stack.js";
 import { formatStatusLine, readStatus, type StatusSnapshot } from "./status.js";
 
@@ -16,33 +20,58 @@ const { values } = parseArgs({
   options: {
     rate: { type: "string", default: "1000" },
     "no-demo": { type: "boolean", default: false },
+    "no-pubsub": { type: "boolean", default: false },
     "flush-ms": { type: "string", default: "5000" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (values.help) {
-  process.stdout.write(`./inlet up [--rate EVENTS_PER_S] [--no-demo] [--flush-ms MS]
+  process.stdout.write(`./inlet up [--rate EVENTS_PER_S] [--no-demo] [--no-pubsub] [--flush-ms MS]
 
-Runs nats-server, the five services and a demo producer (clicks, transactions, sensor_readings).
-Data stays under .inlet/ (JetStream) and lake/ (the lake). Ctrl-C stops everything in order.
+Runs nats-server, the five services and a demo producer (clicks, transactions, sensor_readings),
+which sends over HTTP, NATS and, through Google's Pub/Sub emulator (started when gcloud is
+installed; --no-pubsub leaves it out), Pub/Sub. Data stays under .inlet/ (JetStream) and lake/
+(the lake). Ctrl-C stops everything in order.
 `);
   process.exit(0);
 }
 
 const rootDir = findRepoRoot() ?? process.cwd();
+// The emulator's usual port.
+const PUBSUB_PORT = 8085;
 const tty = process.stdout.isTTY === true;
 const say = (line: string) => process.stdout.write(`${tty ? "\r\x1b[K" : ""}${line}\n`);
+
+const logDir = join(rootDir, ".inlet", "logs");
+let pubsub: DemoPubSub | undefined;
+if (!values["no-pubsub"] && hasGcloud()) {
+  say("starting the Pub/Sub emulator…");
+  try {
+    await mkdir(logDir, { recursive: true });
+    pubsub = await startDemoPubSub({
+      port: PUBSUB_PORT,
+      datasets: DEMO_DATASETS,
+      logFile: join(logDir, "pubsub-emulator.log"),
+    });
+  } catch (err) {
+    say(
+      `  no Pub/Sub: the emulator did not start (${err instanceof Error ? err.message.split("\n")[0] : String(err)})`,
+    );
+  }
+}
 
 say("starting nats-server and the services (collector, processor, enricher, lake-writer, query)…");
 let stack: Stack;
 try {
   stack = await startStack({
     rootDir,
-    logDir: join(rootDir, ".inlet", "logs"),
+    logDir,
     env: { INLET_WRITER_FLUSH_MS: String(values["flush-ms"] ?? "5000") },
+    ...(pubsub === undefined ? {} : { serviceEnv: { collector: pubsub.collectorEnv } }),
   });
 } catch (err) {
   say(`could not start: ${err instanceof Error ? err.message : String(err)}`);
+  await pubsub?.stop();
   process.exit(1);
 }
 
@@ -55,20 +84,25 @@ say(`
   datasets      curl -s localhost:${p.query}/v1/datasets
   health        /healthz /readyz /metrics on ${SERVICE_ORDER.map((s) => `${s} ${stack.url(s).split(":").pop()}`).join(", ")}
   NATS monitor  http://127.0.0.1:${p.natsMonitor}
+  Pub/Sub       ${pubsub === undefined ? "off (no gcloud, or --no-pubsub)" : `emulator ${pubsub.emulator.host}, topics inlet-<dataset>: the collector reads their subscriptions`}
   lake          ${join(rootDir, "lake")}
   logs          ${join(rootDir, ".inlet", "logs")}/<service>.log
   Ctrl-C stops everything in order.
 `);
 
 const abort = new AbortController();
-const producer = values["no-demo"]
+const producer: Promise<DemoProducerStats | undefined> | undefined = values["no-demo"]
   ? undefined
   : runDemoProducer({
       collectorUrl: stack.collectorUrl,
       natsUrl: stack.natsUrl,
+      ...(pubsub === undefined ? {} : { pubsubTopics: pubsub.topics }),
       ratePerSecond: Number(values.rate ?? 1000),
       signal: abort.signal,
-    }).catch((err: unknown) => say(`demo producer stopped: ${String(err)}`));
+    }).catch((err: unknown) => {
+      say(`demo producer stopped: ${String(err)}`);
+      return undefined;
+    });
 
 const nc = await connect({ servers: stack.natsUrl, name: "inlet-up-status", maxReconnectAttempts: -1 });
 const jsm = await jetstreamManager(nc);
@@ -95,10 +129,23 @@ async function shutdown(signal: string) {
   clearInterval(timer);
   say(`${signal}: stopping the demo producer, then each service in flow order…`);
   abort.abort();
-  await producer;
+  const produced = await producer;
+  // The emulator keeps messages in memory only: let the collector take every one published first.
+  if (pubsub !== undefined && produced !== undefined && produced.pubsubMessages > 0) {
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const done = await pubsubMessagesDone(stack.collectorUrl).catch(() => 0);
+      if (done >= produced.pubsubMessages) break;
+      await sleep(200);
+    }
+  }
   for (const name of SERVICE_ORDER) {
     const status = await stack.process(name).stop();
     say(`  ${name} stopped (${status.signal ?? `exit ${status.code}`})`);
+  }
+  if (pubsub !== undefined) {
+    await pubsub.stop();
+    say("  Pub/Sub emulator stopped.");
   }
   await nc.close().catch(() => {});
   await stack.stopService("nats");

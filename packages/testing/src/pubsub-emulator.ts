@@ -11,6 +11,10 @@ export interface PubSubEmulatorOptions {
   projectId?: string;
   /** How long to wait for it to answer, in ms (default 60 s: it is a JVM). */
   startTimeoutMs?: number;
+  /** The port on 127.0.0.1 (default: a free one). */
+  port?: number;
+  /** Also append everything it prints to this file. */
+  logFile?: string;
 }
 
 /** Google's Pub/Sub emulator on a free port of 127.0.0.1, with its own data directory. */
@@ -50,12 +54,13 @@ export function resolveGcloudBinary(env: NodeJS.ProcessEnv = process.env): strin
 }
 
 /**
- * Starts the real Pub/Sub emulator (`gcloud beta emulators pubsub start`) on a free port and waits
- * until it answers. Each call gets its own emulator and data directory.
+ * Starts the real Pub/Sub emulator (`gcloud beta emulators pubsub start`) on a free port (or
+ * `options.port`) and waits until it answers. Each call gets its own emulator and data directory;
+ * the emulator keeps messages in memory only.
  */
 export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): Promise<PubSubEmulator> {
   const projectId = options.projectId ?? "inlet-test";
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
   const dataDir = await mkdtemp(join(tmpdir(), "inlet-pubsub-"));
   let process_: ManagedProcess | undefined;
@@ -82,6 +87,7 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
       env: { CLOUDSDK_CORE_DISABLE_PROMPTS: "1", CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: "1" },
       readyUrl: `http://${host}/`,
       readyTimeoutMs: options.startTimeoutMs ?? 60_000,
+      ...(options.logFile === undefined ? {} : { logFile: options.logFile }),
     });
     await process_.waitReady();
   } catch (error) {

@@ -1,6 +1,16 @@
-import { bool, commonEnv, durationMs, type Env, parseEnv, port, positiveInt, text } from "@inlet/config";
+import {
+  bool,
+  commonEnv,
+  durationMs,
+  type Env,
+  pairList,
+  parseEnv,
+  port,
+  positiveInt,
+  text,
+} from "@inlet/config";
 import { DATASET_NAME_PATTERN } from "@inlet/schema";
-import { z } from "zod";
+import type { z } from "zod";
 
 const MIB = 1024 * 1024;
 
@@ -11,40 +21,8 @@ export interface PubSubSource {
   dataset: string;
 }
 
-const SUBSCRIPTION = /^(projects\/[^/\s]+\/subscriptions\/)?[A-Za-z][\w.~+%-]{2,254}$/;
-
-// `INLET_PUBSUB_SUBSCRIPTIONS`: `<subscription>=<dataset>` pairs, comma-separated; none when unset.
-function pubsubSources() {
-  return z
-    .string()
-    .optional()
-    .transform((raw, ctx): PubSubSource[] => {
-      const pairs = (raw ?? "")
-        .split(",")
-        .map((s) => s.trim())
-        .filter((s) => s !== "");
-      const sources: PubSubSource[] = [];
-      for (const pair of pairs) {
-        const [subscription = "", dataset = "", ...rest] = pair.split("=").map((s) => s.trim());
-        if (rest.length > 0 || !SUBSCRIPTION.test(subscription) || !DATASET_NAME_PATTERN.test(dataset)) {
-          ctx.addIssue({
-            code: "custom",
-            message: `expected <subscription>=<dataset> pairs separated by commas, got ${JSON.stringify(pair)}`,
-          });
-          return z.NEVER;
-        }
-        if (sources.some((s) => s.subscription === subscription)) {
-          ctx.addIssue({
-            code: "custom",
-            message: `subscription ${JSON.stringify(subscription)} appears twice`,
-          });
-          return z.NEVER;
-        }
-        sources.push({ subscription, dataset });
-      }
-      return sources;
-    });
-}
+/** A Pub/Sub subscription by name, or by its full path `projects/<project>/subscriptions/<name>`. */
+export const PUBSUB_SUBSCRIPTION = /^(projects\/[^/\s]+\/subscriptions\/)?[A-Za-z][\w.~+%-]{2,254}$/;
 
 /** The collector's environment: {@link commonEnv} plus its own keys (documented in README.md). */
 export const collectorEnv = commonEnv
@@ -60,7 +38,13 @@ export const collectorEnv = commonEnv
     INLET_COLLECTOR_SCHEMA_REFRESH: durationMs(30_000),
     INLET_REGISTER_SCHEMAS: bool(true),
     INLET_RAW_ENABLED: bool(true),
-    INLET_PUBSUB_SUBSCRIPTIONS: pubsubSources(),
+    INLET_PUBSUB_SUBSCRIPTIONS: pairList(
+      "<subscription>=<dataset>",
+      PUBSUB_SUBSCRIPTION,
+      DATASET_NAME_PATTERN,
+    ).transform((pairs): PubSubSource[] =>
+      pairs.map(({ key, value }) => ({ subscription: key, dataset: value })),
+    ),
     INLET_PUBSUB_PROJECT: text().optional(),
     INLET_PUBSUB_MAX_MESSAGES: positiveInt(1_000),
     INLET_PUBSUB_MAX_BYTES: positiveInt(8 * MIB),

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { PubSub } from "@google-cloud/pubsub";
+import type { PubSub } from "@google-cloud/pubsub";
 import {
   type Bus,
   connectBus,
@@ -208,6 +208,8 @@ export function createCollector(deps: CollectorDeps): Collector {
             `INLET_PUBSUB_SUBSCRIPTIONS: dataset ${JSON.stringify(dataset)} of subscription ${JSON.stringify(subscription)} has no registered schema (known: ${schemas.datasets().join(", ") || "none"})`,
           );
         }
+        // Loaded only when used: the client and its gRPC stack cost about 60 MB of RSS.
+        const { PubSub } = await import("@google-cloud/pubsub");
         pubsub = new PubSub(
           config.INLET_PUBSUB_PROJECT === undefined ? {} : { projectId: config.INLET_PUBSUB_PROJECT },
         );

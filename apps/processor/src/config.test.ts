@@ -9,6 +9,23 @@ describe("loadConfig", () => {
     expect(config.INLET_PROCESSOR_MAX_ACK_PENDING).toBe(64);
     expect(config.INLET_PROCESSOR_MAX_DELIVERIES).toBe(5);
     expect(config.INLET_CONFIG_DIR).toBe("config");
+    expect(config.INLET_ALERTS_PUBSUB_TOPICS).toEqual([]);
+    expect(config.INLET_ALERTS_PUBSUB_MAX_PENDING).toBe(256);
+  });
+
+  it("reads alert routes to Pub/Sub as <rule>=<topic> pairs, * for every rule", () => {
+    const config = loadConfig({
+      INLET_ALERTS_PUBSUB_TOPICS: "large_transaction=fraud-alerts, *=projects/acme/topics/all-alerts",
+    });
+    expect(config.INLET_ALERTS_PUBSUB_TOPICS).toEqual([
+      { rule: "large_transaction", topic: "fraud-alerts" },
+      { rule: "*", topic: "projects/acme/topics/all-alerts" },
+    ]);
+    for (const bad of ["large_transaction", "Big=fraud-alerts", "x=go", "*=a-topic,*=b-topic"]) {
+      expect(() => loadConfig({ INLET_ALERTS_PUBSUB_TOPICS: bad }), bad).toThrow(
+        /INLET_ALERTS_PUBSUB_TOPICS/,
+      );
+    }
   });
 
   it("lists every bad key", () => {

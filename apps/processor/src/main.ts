@@ -1,8 +1,10 @@
 import { join } from "node:path";
-import { connectBus } from "@inlet/bus";
+import type { PubSub } from "@google-cloud/pubsub";
+import { connectBus, createSubjects, StreamName, streamName } from "@inlet/bus";
 import { createServiceHttp, runService } from "@inlet/runtime";
 import { SchemaRegistry } from "@inlet/schema";
 import { createLogger, initMetrics, initTelemetry } from "@inlet/telemetry";
+import { type AlertForwarder, startAlertForwarder } from "./alert-forwarder.js";
 import { loadConfig } from "./config.js";
 import { loadPipelineConfig } from "./pipeline-config.js";
 import { createProcessor } from "./service.js";
@@ -41,10 +43,40 @@ await runService({
       logger,
     });
     await processor.start();
+    const routes = config.INLET_ALERTS_PUBSUB_TOPICS;
+    let pubsub: PubSub | undefined;
+    let forwarder: AlertForwarder | undefined;
+    if (routes.length > 0) {
+      const rules = new Set(pipeline.alerts.map((a) => a.name));
+      const unknown = routes.filter((r) => r.rule !== "*" && !rules.has(r.rule)).map((r) => r.rule);
+      if (unknown.length > 0) {
+        throw new Error(
+          `INLET_ALERTS_PUBSUB_TOPICS names rules pipeline.json does not have: ${unknown.join(", ")} (it has: ${[...rules].join(", ") || "none"})`,
+        );
+      }
+      // Loaded only when used: the client and its gRPC stack cost about 60 MB of RSS.
+      const { PubSub } = await import("@google-cloud/pubsub");
+      pubsub = new PubSub(
+        config.INLET_PUBSUB_PROJECT === undefined ? {} : { projectId: config.INLET_PUBSUB_PROJECT },
+      );
+      forwarder = await startAlertForwarder({
+        js: bus.js,
+        jsm: bus.jsm,
+        stream: streamName(StreamName.Alerts),
+        subjects: createSubjects(),
+        routes,
+        client: pubsub,
+        maxPending: config.INLET_ALERTS_PUBSUB_MAX_PENDING,
+        logger,
+        meter: metrics.meter,
+      });
+    }
     logger.info({ port: http.port }, "processor listening");
     return {
       async stop() {
         await processor.stop();
+        await forwarder?.stop();
+        await pubsub?.close();
         await http.close();
         await registry.close();
         await bus.close();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { bool, durationMs, natsServers, port, positiveInt, text } from "./fields.js";
+import { bool, durationMs, natsServers, pairList, port, positiveInt, text } from "./fields.js";
 
 function parse<T>(field: z.ZodType<T, string | undefined>, raw: string | undefined) {
   return z.object({ V: field }).safeParse({ V: raw });
@@ -91,5 +91,29 @@ describe("text", () => {
     expect(parse(text("config"), "/etc/inlet").data).toEqual({ V: "/etc/inlet" });
     expect(parse(text("config"), undefined).data).toEqual({ V: "config" });
     expect(parse(text(), undefined).success).toBe(false);
+  });
+});
+
+describe("pairList", () => {
+  const field = pairList("<name>=<dataset>", /^[a-z][a-z-]*$/, /^[a-z_]+$/);
+
+  it("reads trimmed pairs, skipping empty items, and is empty when unset", () => {
+    expect(parse(field, " a-in = clicks,,b=sensor_readings, ").data).toEqual({
+      V: [
+        { key: "a-in", value: "clicks" },
+        { key: "b", value: "sensor_readings" },
+      ],
+    });
+    expect(parse(field, undefined).data).toEqual({ V: [] });
+  });
+
+  it("names the item it cannot read, and a key given twice", () => {
+    expect(parse(field, "a=clicks, b").error?.issues[0]?.message).toBe(
+      'expected <name>=<dataset> pairs separated by commas, got "b"',
+    );
+    for (const raw of ["A=clicks", "a=Clicks", "a=b=c", "=clicks"]) {
+      expect(parse(field, raw).success, raw).toBe(false);
+    }
+    expect(parse(field, "a=clicks,a=x").error?.issues[0]?.message).toBe('"a" appears twice');
   });
 });

@@ -93,6 +93,43 @@ export function text(fallback?: string): EnvField<string> {
   return envField("a non-empty string", (raw) => (raw === "" ? undefined : raw), fallback);
 }
 
+/** One `<key>=<value>` of a {@link pairList}. */
+export interface KeyValue {
+  key: string;
+  value: string;
+}
+
+/**
+ * `<key>=<value>` pairs separated by commas (`a-in=clicks, b-in=transactions`), each side trimmed
+ * and checked against its pattern, no key twice; an empty list when unset. `shape` names the pair
+ * in errors, e.g. `<subscription>=<dataset>`.
+ */
+export function pairList(shape: string, key: RegExp, value: RegExp): EnvField<KeyValue[]> {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): KeyValue[] => {
+      const pairs: KeyValue[] = [];
+      for (const item of (raw ?? "").split(",")) {
+        if (item.trim() === "") continue;
+        const [k = "", v = "", ...rest] = item.split("=").map((s) => s.trim());
+        if (rest.length > 0 || !key.test(k) || !value.test(v)) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected ${shape} pairs separated by commas, got ${JSON.stringify(item.trim())}`,
+          });
+          return z.NEVER;
+        }
+        if (pairs.some((p) => p.key === k)) {
+          ctx.addIssue({ code: "custom", message: `${JSON.stringify(k)} appears twice` });
+          return z.NEVER;
+        }
+        pairs.push({ key: k, value: v });
+      }
+      return pairs;
+    });
+}
+
 const NATS_SERVER = /^(?:(?:nats|tls|ws|wss):\/\/)?[^\s,/]+(?::\d{1,5})?\/?$/;
 
 /** Default NATS server list: one server on the local machine. */

@@ -8,8 +8,13 @@ export interface DemoPubSub {
   readonly topics: ReadonlyMap<string, Topic>;
   /** The collector's environment: the emulator, and `INLET_PUBSUB_SUBSCRIPTIONS`. */
   readonly collectorEnv: Record<string, string>;
+  /** The processor's environment: the emulator, and every alert to topic {@link DEMO_ALERTS_TOPIC}. */
+  readonly processorEnv: Record<string, string>;
   stop(): Promise<void>;
 }
+
+/** The topic the demo's processor forwards its alerts to (no subscription: create one to watch). */
+export const DEMO_ALERTS_TOPIC = "inlet-alerts";
 
 /** The project the demo's emulator answers for. */
 export const DEMO_PUBSUB_PROJECT = "inlet-local";
@@ -26,7 +31,7 @@ export function hasGcloud(): boolean {
 
 /**
  * Starts the Pub/Sub emulator on `port`, then makes topic `inlet-<ds>` and its subscription
- * `inlet-<ds>-collector` for each dataset.
+ * `inlet-<ds>-collector` for each dataset, and the alerts' topic.
  */
 export async function startDemoPubSub(options: {
   port: number;
@@ -54,6 +59,7 @@ export async function startDemoPubSub(options: {
       topics.set(dataset, topic);
       pairs.push(`inlet-${dataset}-collector=${dataset}`);
     }
+    await client.createTopic(DEMO_ALERTS_TOPIC);
     return {
       emulator,
       topics,
@@ -61,6 +67,11 @@ export async function startDemoPubSub(options: {
         ...emulator.env,
         INLET_PUBSUB_PROJECT: DEMO_PUBSUB_PROJECT,
         INLET_PUBSUB_SUBSCRIPTIONS: pairs.join(","),
+      },
+      processorEnv: {
+        ...emulator.env,
+        INLET_PUBSUB_PROJECT: DEMO_PUBSUB_PROJECT,
+        INLET_ALERTS_PUBSUB_TOPICS: `*=${DEMO_ALERTS_TOPIC}`,
       },
       async stop() {
         await client.close().catch(() => {});

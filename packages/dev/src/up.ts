@@ -11,7 +11,13 @@ import { DEMO_DATASETS } from "@inlet/demo";
 import { findRepoRoot } from "@inlet/testing";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { type DemoPubSub, hasGcloud, pubsubMessagesDone, startDemoPubSub } from "./demo-pubsub.js";
+import {
+  DEMO_ALERTS_TOPIC,
+  type DemoPubSub,
+  hasGcloud,
+  pubsubMessagesDone,
+  startDemoPubSub,
+} from "./demo-pubsub.js";
 import { type DemoProducerStats, runDemoProducer } from "./producer.js";
 import { DEFAULT_PORTS, SERVICE_ORDER, type Stack, startStack } from "./stack.js";
 import { formatStatusLine, readStatus, type StatusSnapshot } from "./status.js";
@@ -67,7 +73,9 @@ try {
     rootDir,
     logDir,
     env: { INLET_WRITER_FLUSH_MS: String(values["flush-ms"] ?? "5000") },
-    ...(pubsub === undefined ? {} : { serviceEnv: { collector: pubsub.collectorEnv } }),
+    ...(pubsub === undefined
+      ? {}
+      : { serviceEnv: { collector: pubsub.collectorEnv, processor: pubsub.processorEnv } }),
   });
 } catch (err) {
   say(`could not start: ${err instanceof Error ? err.message : String(err)}`);
@@ -84,7 +92,7 @@ say(`
   datasets      curl -s localhost:${p.query}/v1/datasets
   health        /healthz /readyz /metrics on ${SERVICE_ORDER.map((s) => `${s} ${stack.url(s).split(":").pop()}`).join(", ")}
   NATS monitor  http://127.0.0.1:${p.natsMonitor}
-  Pub/Sub       ${pubsub === undefined ? "off (no gcloud, or --no-pubsub)" : `emulator ${pubsub.emulator.host}, topics inlet-<dataset>: the collector reads their subscriptions`}
+  Pub/Sub       ${pubsub === undefined ? "off (no gcloud, or --no-pubsub)" : `emulator ${pubsub.emulator.host}: the collector reads topics inlet-<dataset>, alerts go to topic ${DEMO_ALERTS_TOPIC}`}
   lake          ${join(rootDir, "lake")}
   logs          ${join(rootDir, ".inlet", "logs")}/<service>.log
   Ctrl-C stops everything in order.

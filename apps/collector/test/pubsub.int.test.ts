@@ -1,33 +1,22 @@
-import { PubSub, type Subscription } from "@google-cloud/pubsub";
+import type { PubSub, Subscription } from "@google-cloud/pubsub";
 import { decodeFrame, Header, StreamName } from "@inlet/bus";
 import { parseTraceparent } from "@inlet/telemetry";
 import { type PubSubEmulator, uniqueName, waitFor } from "@inlet/testing";
 import { pubsubTest as test } from "@inlet/testing/vitest";
-import { afterAll, beforeAll, describe, expect } from "vitest";
+import { describe, expect } from "vitest";
 import { click, READER, startTestCollector, storedMessages, type TestCollector } from "./helpers.js";
 
 const PRODUCER_TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-// The client reads the emulator's address from the environment, as a deployment would.
-let client: PubSub | undefined;
-function pubsubClient(emulator: PubSubEmulator): PubSub {
-  if (client === undefined) {
-    Object.assign(process.env, emulator.env);
-    client = new PubSub({ projectId: emulator.projectId });
-  }
-  return client;
+// The collector's client reads the emulator's address from the environment, as a deployment would.
+function useEmulator(emulator: PubSubEmulator): Promise<PubSub> {
+  Object.assign(process.env, emulator.env);
+  return emulator.client();
 }
-
-beforeAll(() => {
-  client = undefined;
-});
-afterAll(async () => {
-  await client?.close();
-});
 
 /** A topic and a subscription of its own, named for the test. */
 async function topicAndSubscription(emulator: PubSubEmulator, name: string) {
-  const pubsub = pubsubClient(emulator);
+  const pubsub = await useEmulator(emulator);
   const topicName = uniqueName(name);
   const [topic] = await pubsub.createTopic(topicName);
   const [subscription] = await topic.createSubscription(`${topicName}-in`, { ackDeadlineSeconds: 10 });
@@ -70,7 +59,7 @@ describe("collector reading Pub/Sub", () => {
     pubsub: emulator,
   }) => {
     const { pubsub, topic, topicName, subscriptionName } = await topicAndSubscription(emulator, "ok");
-    pubsubClient(emulator);
+    await useEmulator(emulator);
     const t = await startTestCollector(nats.url, {
       env: { INLET_PUBSUB_SUBSCRIPTIONS: `${subscriptionName}=clicks` },
     });
@@ -240,7 +229,7 @@ describe("collector reading Pub/Sub", () => {
     nats,
     pubsub: emulator,
   }) => {
-    pubsubClient(emulator);
+    await useEmulator(emulator);
     await expect(
       startTestCollector(nats.url, { env: { INLET_PUBSUB_SUBSCRIPTIONS: "nowhere-in=clicks" } }),
     ).rejects.toThrow(/pubsub subscription "nowhere-in" \(dataset "clicks"\) cannot be read/);

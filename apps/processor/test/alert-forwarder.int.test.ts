@@ -1,4 +1,4 @@
-import { PubSub, type Subscription } from "@google-cloud/pubsub";
+import type { PubSub, Subscription } from "@google-cloud/pubsub";
 import {
   type Bus,
   connectBus,
@@ -10,28 +10,16 @@ import {
   streamSpecs,
 } from "@inlet/bus";
 import { createLogger } from "@inlet/telemetry";
-import { type PubSubEmulator, uniqueName, waitFor } from "@inlet/testing";
+import { uniqueName, waitFor } from "@inlet/testing";
 import { pubsubTest as test } from "@inlet/testing/vitest";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { metrics } from "@opentelemetry/api";
-import { afterAll, describe, expect } from "vitest";
+import { describe, expect } from "vitest";
 import { ALERT_FORWARDER_DURABLE, type AlertRoute, startAlertForwarder } from "../src/alert-forwarder.js";
 import { alertMsgId, encodeAlert } from "../src/alert-message.js";
 
 const TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 const logger = createLogger({ service: "processor-test", level: "silent" });
-
-let client: PubSub | undefined;
-function pubsubClient(emulator: PubSubEmulator): PubSub {
-  if (client === undefined) {
-    Object.assign(process.env, emulator.env);
-    client = new PubSub({ projectId: emulator.projectId });
-  }
-  return client;
-}
-afterAll(async () => {
-  await client?.close();
-});
 
 /** ALERTS of its own (a unique prefix), and a way to raise alerts on it as the processor does. */
 async function alertsStream(natsUrl: string) {
@@ -65,6 +53,23 @@ async function alertsStream(natsUrl: string) {
   };
 }
 
+type Alerts = Awaited<ReturnType<typeof alertsStream>>;
+
+/** A forwarder reading `alerts`' stream. */
+function startForwarder(alerts: Alerts, client: PubSub, routes: AlertRoute[], maxPending = 16) {
+  return startAlertForwarder({
+    js: alerts.bus.js,
+    jsm: alerts.bus.jsm,
+    stream: alerts.stream,
+    subjects: alerts.subjects,
+    routes,
+    client,
+    maxPending,
+    logger,
+    meter: metrics.getMeter("alerts-test"),
+  });
+}
+
 /** Collects what a subscription receives, acking it. */
 function receive(subscription: Subscription) {
   const got: Array<{ data: Record<string, unknown>; attributes: Record<string, string> }> = [];
@@ -86,7 +91,7 @@ describe("alerts to Pub/Sub", () => {
     nats,
     pubsub: emulator,
   }) => {
-    const pubsub = pubsubClient(emulator);
+    const pubsub = await emulator.client();
     const alerts = await alertsStream(nats.url);
     const big = uniqueName("big-tx");
     const other = uniqueName("other");
@@ -96,17 +101,7 @@ describe("alerts to Pub/Sub", () => {
       { rule: "large_transaction", topic: big },
       { rule: "*", topic: other },
     ];
-    const forwarder = await startAlertForwarder({
-      js: alerts.bus.js,
-      jsm: alerts.bus.jsm,
-      stream: alerts.stream,
-      subjects: alerts.subjects,
-      routes,
-      client: pubsub,
-      maxPending: 16,
-      logger,
-      meter: metrics.getMeter("alerts-test"),
-    });
+    const forwarder = await startForwarder(alerts, pubsub, routes);
     try {
       for (let i = 0; i < 30; i++) await alerts.raise("large_transaction", `tx-${i}`, 10_000 + i);
       await alerts.raise("new_country", "tx-x", 5);
@@ -136,20 +131,10 @@ describe("alerts to Pub/Sub", () => {
     nats,
     pubsub: emulator,
   }) => {
-    const pubsub = pubsubClient(emulator);
+    const pubsub = await emulator.client();
     const alerts = await alertsStream(nats.url);
     const later = uniqueName("later");
-    const forwarder = await startAlertForwarder({
-      js: alerts.bus.js,
-      jsm: alerts.bus.jsm,
-      stream: alerts.stream,
-      subjects: alerts.subjects,
-      routes: [{ rule: "large_transaction", topic: later }],
-      client: pubsub,
-      maxPending: 16,
-      logger,
-      meter: metrics.getMeter("alerts-test"),
-    });
+    const forwarder = await startForwarder(alerts, pubsub, [{ rule: "large_transaction", topic: later }]);
     try {
       await alerts.raise("large_transaction", "kept-1", 20_000);
       await alerts.raise("large_transaction", "kept-2", 30_000);
@@ -171,22 +156,11 @@ describe("alerts to Pub/Sub", () => {
     nats,
     pubsub: emulator,
   }) => {
-    const pubsub = pubsubClient(emulator);
+    const pubsub = await emulator.client();
     const alerts = await alertsStream(nats.url);
     const topic = uniqueName("again");
     const got = receive(await topicWithSubscription(pubsub, topic));
-    const start = () =>
-      startAlertForwarder({
-        js: alerts.bus.js,
-        jsm: alerts.bus.jsm,
-        stream: alerts.stream,
-        subjects: alerts.subjects,
-        routes: [{ rule: "*", topic }],
-        client: pubsub,
-        maxPending: 4,
-        logger,
-        meter: metrics.getMeter("alerts-test"),
-      });
+    const start = () => startForwarder(alerts, pubsub, [{ rule: "*", topic }], 4);
     let forwarder = await start();
     try {
       for (let i = 0; i < 10; i++) await alerts.raise("large_transaction", `a-${i}`, i);

@@ -1,4 +1,4 @@
-import { PubSub, type Topic } from "@google-cloud/pubsub";
+import type { Topic } from "@google-cloud/pubsub";
 import { type PubSubEmulator, resolveGcloudBinary, startPubSubEmulator } from "@inlet/testing";
 
 /** The Pub/Sub emulator of `./inlet up`, a topic per demo dataset and the collector's subscriptions. */
@@ -45,12 +45,8 @@ export async function startDemoPubSub(options: {
   });
   // No Google metadata server here: do not let the client's auth library look for one.
   process.env.METADATA_SERVER_DETECTION ??= "none";
-  const client = new PubSub({
-    projectId: DEMO_PUBSUB_PROJECT,
-    apiEndpoint: emulator.host,
-    emulatorMode: true,
-  });
   try {
+    const client = await emulator.client();
     const topics = new Map<string, Topic>();
     const pairs: string[] = [];
     for (const dataset of options.datasets) {
@@ -73,13 +69,9 @@ export async function startDemoPubSub(options: {
         INLET_PUBSUB_PROJECT: DEMO_PUBSUB_PROJECT,
         INLET_ALERTS_PUBSUB_TOPICS: `*=${DEMO_ALERTS_TOPIC}`,
       },
-      async stop() {
-        await client.close().catch(() => {});
-        await emulator.stop();
-      },
+      stop: () => emulator.stop(),
     };
   } catch (error) {
-    await client.close().catch(() => {});
     await emulator.stop();
     throw error;
   }

@@ -1,16 +1,11 @@
 // End to end over Google Pub/Sub: the real emulator, a real nats-server and the five services as
 // processes. Events published to topics land in the lake exactly once, with the producer's trace,
 // even when the collector is killed mid-stream; alerts reach their Pub/Sub topic.
-import { PubSub } from "@google-cloud/pubsub";
+import type { PubSub } from "@google-cloud/pubsub";
 import { createGenerator } from "@inlet/demo";
 import { freePort, waitFor } from "@inlet/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  DEMO_ALERTS_TOPIC,
-  DEMO_PUBSUB_PROJECT,
-  type DemoPubSub,
-  startDemoPubSub,
-} from "../src/demo-pubsub.js";
+import { DEMO_ALERTS_TOPIC, type DemoPubSub, startDemoPubSub } from "../src/demo-pubsub.js";
 import {
   DATASETS,
   expectExactlyOnce,
@@ -29,11 +24,7 @@ const alerts: { data: Event; attributes: Record<string, string> }[] = [];
 
 beforeAll(async () => {
   pubsub = await startDemoPubSub({ port: await freePort(), datasets: DATASETS });
-  client = new PubSub({
-    projectId: DEMO_PUBSUB_PROJECT,
-    apiEndpoint: pubsub.emulator.host,
-    emulatorMode: true,
-  });
+  client = await pubsub.emulator.client();
   const [watch] = await client.topic(DEMO_ALERTS_TOPIC).createSubscription("e2e-alerts");
   watch.on("message", (m) => {
     alerts.push({ data: JSON.parse(m.data.toString("utf8")) as Event, attributes: m.attributes });
@@ -48,7 +39,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await t?.close();
-  await client?.close();
   await pubsub?.stop();
 }, 60_000);
 

@@ -2,6 +2,7 @@ import { accessSync, constants } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import type { PubSub } from "@google-cloud/pubsub";
 import { freePort } from "./free-port.js";
 import { type ManagedProcess, startProcess } from "./managed-process.js";
 
@@ -26,6 +27,8 @@ export interface PubSubEmulator {
   readonly env: Record<string, string>;
   /** The last lines it logged. */
   logs(): string;
+  /** A client of the emulator (made on the first call, closed by {@link PubSubEmulator.stop}). */
+  client(): Promise<PubSub>;
   /** Stops it (and the JVM gcloud started) and removes its data directory. */
   stop(): Promise<void>;
 }
@@ -64,7 +67,9 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
   const host = `127.0.0.1:${port}`;
   const dataDir = await mkdtemp(join(tmpdir(), "inlet-pubsub-"));
   let process_: ManagedProcess | undefined;
+  let client: Promise<PubSub> | undefined;
   const stop = async () => {
+    await client?.then((c) => c.close()).catch(() => {});
     if (process_ !== undefined) {
       await process_.stop();
       process_.signal("SIGKILL"); // the JVM, should it outlive gcloud
@@ -105,6 +110,13 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
       METADATA_SERVER_DETECTION: "none",
     },
     logs: () => running.logs(),
+    client() {
+      // Loaded when asked for: a test of the emulator's own users need not load the client.
+      client ??= import("@google-cloud/pubsub").then(
+        ({ PubSub }) => new PubSub({ projectId, apiEndpoint: host, emulatorMode: true }),
+      );
+      return client;
+    },
     stop,
   };
 }

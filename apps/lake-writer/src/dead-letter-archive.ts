@@ -98,8 +98,10 @@ const MAX_INT = 2 ** 31 - 1;
  * DLQ only once the table has it: after each commit the archive announces its sequence in the KV
  * bucket of {@link DeadLetterProgress}.
  *
- * One archive per lake: two lake-writers archiving into the same table would write some dead
- * letters twice (`INLET_WRITER_DEAD_LETTERS=false` on all but one).
+ * One archive per lake is enough. A second one does no harm: a commit is accepted only from the
+ * sequence the archive read after, so when another archive moved the table on first, this one
+ * drops what it holds and reads again from there; but the two race for every commit
+ * (`INLET_WRITER_DEAD_LETTERS=false` on all but one).
  */
 export class DeadLetterArchive implements WriterGauges {
   readonly dataset = DEAD_LETTERS_DATASET;
@@ -245,7 +247,9 @@ export class DeadLetterArchive implements WriterGauges {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
-        const result = await this.#table.append(held.rows, held.lastSeq);
+        // Only after what this archive read from: another archive that committed meanwhile makes
+        // this one read again rather than store the same letters a second time.
+        const result = await this.#table.append(held.rows, held.lastSeq, { after: this.#committed });
         this.#committed = held.lastSeq;
         this.#held = undefined;
         this.#lastCommitAt = Date.now();
@@ -259,13 +263,13 @@ export class DeadLetterArchive implements WriterGauges {
         return;
       } catch (err) {
         if (err instanceof LakeError && err.code === LakeErrorCode.TxnAlreadyCommitted) {
-          // Another archive committed these sequences first: drop what is held and read again
-          // from after what the table now holds.
+          // Another archive committed first (these sequences, or some of them): drop what is held
+          // and read again from after what the table now holds.
           this.#table = await this.#o.openTable();
           this.#committed = this.#table.committedVersion() ?? this.#committed;
-          this.#log.error(
+          this.#log.warn(
             { committedSeq: this.#committed },
-            "another process archives dead letters into the same table: run one archive per lake",
+            "another archive committed first: reading again from there (one archive per lake is enough)",
           );
           this.#held = undefined;
           await this.#dropConsumer();

@@ -157,6 +157,36 @@ describe("the dead_letters table", () => {
     expect(info.state.messages).toBe(5);
   });
 
+  test("holds each letter once when two lake-writers archive into it", async ({ harness }) => {
+    // One commits small batches often, the other holds larger ones: its batches overlap the first's.
+    // Letters come over 3 s, so each archive commits several times.
+    const writers = [
+      await harness.startWriter({ INLET_WRITER_FLUSH_MS: "50" }),
+      await harness.startWriter({ INLET_WRITER_FLUSH_MS: "400" }),
+    ];
+    try {
+      const acks = [await fileEventLetter(harness, "twice-first")];
+      // Both archives run (each has the first letter, committed by one of them) before the rest come.
+      await waitFor(() => writers.every((w) => w.deadLetters!.committedSeq >= acks[0]!.seq), {
+        timeoutMs: 20_000,
+        message: "both archives running",
+      });
+      for (let i = 0; i < 150; i++) {
+        acks.push(await fileEventLetter(harness, `twice-${i}`));
+        if (i % 5 === 4) await new Promise((resolve) => setTimeout(resolve, 120));
+      }
+      const last = acks.at(-1)!.seq;
+      await waitFor(() => writers.some((w) => w.deadLetters!.committedSeq >= last), {
+        timeoutMs: 20_000,
+        message: "every letter archived",
+      });
+      const rows = await deadLetterRows(harness);
+      expect(rows.map((r) => r.dlq_seq)).toEqual(acks.map((a) => BigInt(a.seq)));
+    } finally {
+      for (const writer of writers) await writer.stop();
+    }
+  });
+
   test("is not written when the archive is off", async ({ harness }) => {
     const writer = await harness.startWriter({ INLET_WRITER_DEAD_LETTERS: "false" });
     expect(writer.deadLetters).toBeUndefined();

@@ -352,6 +352,26 @@ describe("CuratedTable", () => {
     expect((await scan("_event_id")).getRows()).toEqual([["e0"]]);
   });
 
+  it("refuses a batch whose start another writer with the same appId has moved past", async () => {
+    const first = await CuratedTable.open(options());
+    const twin = await CuratedTable.open(options());
+    // Both read from sequence 1; the first stores 1-3, the twin holds 1-5.
+    await first.append([click(0, DAY1), click(1, DAY1), click(2, DAY1)], 3, { after: 0 });
+    const overlap = await twin
+      .append(
+        [0, 1, 2, 3, 4].map((i) => click(i, DAY1)),
+        5,
+        { after: 0 },
+      )
+      .catch((e) => e);
+    expect(overlap).toBeInstanceOf(LakeError);
+    expect(overlap.code).toBe(LakeErrorCode.TxnAlreadyCommitted);
+    expect(overlap.message).toMatch(/committed up to 3, not 0/);
+    // Read again from after 3, the twin's batch is taken.
+    await twin.append([click(3, DAY1), click(4, DAY1)], 5, { after: 3 });
+    expect((await scan("_event_id")).getRows()).toEqual([["e0"], ["e1"], ["e2"], ["e3"], ["e4"]]);
+  });
+
   it("evolves the schema: a new nullable field reads as NULL in older files", async () => {
     const v1 = await CuratedTable.open(options());
     await v1.append([click(0, DAY1), click(1, DAY1)], 1);

@@ -104,6 +104,16 @@ export interface CuratedTableOptions {
   readonly checkpointInterval?: number;
 }
 
+/** Options of {@link CuratedTable.append}. */
+export interface AppendOptions {
+  /**
+   * The txn version the batch follows (0: none yet). The commit is refused (TXN_ALREADY_COMMITTED)
+   * unless the appId still stands there, so two writers that read the same range cannot both
+   * store it: the one that commits second learns it, and reads again from where the table is.
+   */
+  after?: number;
+}
+
 /** What one {@link CuratedTable.append} committed. */
 export interface AppendResult {
   /** The table version of the commit. */
@@ -211,18 +221,22 @@ export class CuratedTable {
    * Writes `rows` and commits them with txn version `lastSeq` (which must exceed
    * {@link committedVersion}); with no rows, commits the txn alone. Retries at the next version
    * when another writer commits first; throws {@link LakeError} (TXN_ALREADY_COMMITTED) if that
-   * writer already stored this appId's `lastSeq`.
+   * writer already stored this appId's `lastSeq`, or moved it from `options.after`.
    */
-  append(rows: readonly CuratedRow[], lastSeq: number): Promise<AppendResult> {
-    return this.appendColumns(() => this.#columnValues(rows), lastSeq);
+  append(rows: readonly CuratedRow[], lastSeq: number, options: AppendOptions = {}): Promise<AppendResult> {
+    return this.appendColumns(() => this.#columnValues(rows), lastSeq, options);
   }
 
   /**
    * {@link append} of events as columns. A function is called only when the table's Parquet writer
    * is ready to stage the rows, so a caller can keep its batch compact (as received) until then.
    */
-  appendColumns(source: CuratedColumnsSource, lastSeq: number): Promise<AppendResult> {
-    return this.#serial.run(() => this.#append(source, lastSeq));
+  appendColumns(
+    source: CuratedColumnsSource,
+    lastSeq: number,
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
+    return this.#serial.run(() => this.#append(source, lastSeq, options.after));
   }
 
   /** Names of the data columns (the schema's fields), in {@link CuratedColumns.data} order. */
@@ -235,14 +249,18 @@ export class CuratedTable {
     return this.#columns.slice(0, this.#columns.length - LINEAGE.length).map((c) => c.kind);
   }
 
-  async #append(source: CuratedColumnsSource, lastSeq: number): Promise<AppendResult> {
+  async #append(
+    source: CuratedColumnsSource,
+    lastSeq: number,
+    after: number | undefined,
+  ): Promise<AppendResult> {
     if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
       throw new LakeError(
         `lastSeq must be a non-negative integer, got ${lastSeq}`,
         LakeErrorCode.InvalidArgument,
       );
     }
-    this.#assertNotCommitted(lastSeq);
+    this.#assertNotCommitted(lastSeq, after);
     const written = { rows: 0 };
     const adds = await this.#writeFiles(source, written);
 
@@ -255,7 +273,7 @@ export class CuratedTable {
       } catch (error) {
         if (!(error instanceof DeltaConflictError) || attempt >= attempts) throw error;
         this.#snapshot = await readDeltaSnapshot(this.tableDir, { since: this.#snapshot });
-        this.#assertNotCommitted(lastSeq);
+        this.#assertNotCommitted(lastSeq, after);
         continue;
       }
       this.#snapshot = applyDeltaActions(this.#snapshot, this.tableDir, version, actions);
@@ -554,11 +572,17 @@ export class CuratedTable {
     return column;
   }
 
-  #assertNotCommitted(lastSeq: number): void {
+  #assertNotCommitted(lastSeq: number, after: number | undefined): void {
     const committed = this.committedVersion();
     if (committed !== undefined && lastSeq <= committed) {
       throw new LakeError(
         `dataset "${this.#options.dataset}": appId "${this.#options.appId}" already committed up to ${committed}; refusing ${lastSeq}`,
+        LakeErrorCode.TxnAlreadyCommitted,
+      );
+    }
+    if (after !== undefined && (committed ?? 0) !== after) {
+      throw new LakeError(
+        `dataset "${this.#options.dataset}": appId "${this.#options.appId}" committed up to ${committed ?? 0}, not ${after} as this batch expects; refusing ${lastSeq}`,
         LakeErrorCode.TxnAlreadyCommitted,
       );
     }

@@ -13,6 +13,7 @@ export type {
 } from "./compact-table.js";
 export { compactTable, DEFAULT_TARGET_FILE_BYTES } from "./compact-table.js";
 export type {
+  AppendOptions,
   AppendResult,
   CuratedColumns,
   CuratedColumnsSource,

@@ -225,6 +225,27 @@ describe("collector reading Pub/Sub", () => {
     }
   });
 
+  test("is not ready while a subscription it reads is gone, and says which", async ({
+    nats,
+    pubsub: emulator,
+  }) => {
+    const { pubsub, subscriptionName } = await topicAndSubscription(emulator, "gone");
+    const t = await startTestCollector(nats.url, {
+      env: { INLET_PUBSUB_SUBSCRIPTIONS: `${subscriptionName}=clicks` },
+    });
+    try {
+      expect((await fetch(`${t.collector.url}/readyz`)).status).toBe(200);
+      await pubsub.subscription(subscriptionName).delete();
+      await waitFor(async () => (await fetch(`${t.collector.url}/readyz`)).status === 503, {
+        timeoutMs: 20_000,
+      });
+      const body = await (await fetch(`${t.collector.url}/readyz`)).text();
+      expect(body).toContain(`pubsub subscription ${subscriptionName}`);
+    } finally {
+      await t.close();
+    }
+  });
+
   test("refuses to start on a subscription that does not exist, naming it", async ({
     nats,
     pubsub: emulator,

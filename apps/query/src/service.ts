@@ -4,6 +4,7 @@ import { SqlEngine } from "@inlet/lake";
 import { createServiceHttp, type ServiceHttp } from "@inlet/runtime";
 import { type Logger, type Meter, type Tracer, trace } from "@inlet/telemetry";
 import type { QueryConfig } from "./config.js";
+import { consoleRoutes } from "./console/console-routes.js";
 import { readEventTimeFields } from "./event-time-fields.js";
 import { createQueryMetrics } from "./query-metrics.js";
 import { queryRoutes } from "./query-routes.js";
@@ -61,12 +62,15 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
         http = await createServiceHttp({
           port: config.INLET_QUERY_PORT,
           host: config.INLET_QUERY_HOST,
-          routes: queryRoutes({
-            engine,
-            logger,
-            tracer: deps.tracer ?? trace.getTracer("inlet-query"),
-            metrics: deps.meter === undefined ? undefined : createQueryMetrics(deps.meter),
-          }),
+          routes: [
+            ...queryRoutes({
+              engine,
+              logger,
+              tracer: deps.tracer ?? trace.getTracer("inlet-query"),
+              metrics: deps.meter === undefined ? undefined : createQueryMetrics(deps.meter),
+            }),
+            ...consoleRoutes(),
+          ],
           ready: () => !stopping && engine !== undefined,
           metricsHandler: deps.metricsHandler,
           logger,

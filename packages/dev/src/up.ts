@@ -87,6 +87,7 @@ const p = DEFAULT_PORTS;
 say(`
   Inlet is running.
   send events   curl -s localhost:${p.collector}/v1/events/clicks -d @event.json      (or NATS: inlet.collect.<dataset> on ${stack.natsUrl})
+  console       http://localhost:${p.query}/      (datasets, rows/s, freshness, SQL, dead letters)
   query         curl -s localhost:${p.query}/v1/query -d '{"sql":"SELECT count(*) FROM clicks"}'
                 ./inlet sql --lake lake "SELECT * FROM transactions LIMIT 5"
   datasets      curl -s localhost:${p.query}/v1/datasets

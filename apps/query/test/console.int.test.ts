@@ -27,7 +27,12 @@ describe("the web console", () => {
     await service.start();
     // happy-dom runs no script unless told to: this page's is the code under test.
     browser = new Browser({
-      settings: { enableJavaScriptEvaluation: true, disableJavaScriptFileLoading: false },
+      settings: {
+        enableJavaScriptEvaluation: true,
+        disableJavaScriptFileLoading: false,
+        // Only the service under test's own page and script run in it.
+        suppressInsecureJavaScriptEnvironmentWarning: true,
+      },
     });
   });
   afterAll(async () => {

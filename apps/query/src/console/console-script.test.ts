@@ -6,6 +6,7 @@ import {
   formatAge,
   formatBytes,
   freshnessClass,
+  recentRate,
   renderDatasets,
   renderResult,
   rowsPerSecond,
@@ -40,6 +41,19 @@ describe("the console's formatting", () => {
     expect(rowsPerSecond({ rows: 1, at: 5 }, { rows: 9, at: 5 })).toBe(0);
   });
 
+  it("takes the rate over the last 30 s of reads, so that commits every few seconds read smoothly", () => {
+    const reads = [0, 2, 4, 6, 8, 10].map((s) => ({
+      rows: s % 4 === 0 ? s * 100 : (s - 2) * 100,
+      at: s * 1_000,
+    }));
+    expect(recentRate(reads.slice(0, 1))).toBeUndefined();
+    expect(recentRate(reads)).toBe(80);
+    // Reads older than the window are left out.
+    expect(
+      recentRate([{ rows: 0, at: 0 }, ...reads.slice(3).map((r) => ({ ...r, at: r.at + 60_000 }))], 30_000),
+    ).toBe(100);
+  });
+
   it("draws a sparkline scaled to its largest value, and nothing for one point", () => {
     expect(sparkline([3])).toBe("");
     const svg = sparkline([0, 10, 5], 100, 22);
@@ -53,12 +67,13 @@ describe("the console's formatting", () => {
         { name: "orders", version: 0, files: 0, rows: 0, bytes: 0, error: "<bad> log" },
       ],
       { clicks: [100, 250] },
+      { clicks: 250 },
     );
     expect(html).toContain('<a href="#" data-query="clicks">clicks</a>');
     expect(html).toContain('<td class="num">12,345</td><td class="num">250</td>');
     expect(html).toContain('<td class="num fresh">1.2 s</td>');
     expect(html).toContain('title="&lt;bad&gt; log"');
-    expect(renderDatasets([], {})).toContain("no dataset yet");
+    expect(renderDatasets([], {}, {})).toContain("no dataset yet");
   });
 
   it("shows a result as a table, nulls and objects told apart", () => {

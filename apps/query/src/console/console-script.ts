@@ -97,6 +97,20 @@ export function rowsPerSecond(
   return (next.rows - previous.rows) / seconds;
 }
 
+/**
+ * Rows per second over the last `windowMs` of `samples` (oldest first): a lake commits in bursts
+ * (a flush every few seconds), so a rate between two reads 2 s apart jumps between 0 and a peak.
+ */
+export function recentRate(
+  samples: readonly { rows: number; at: number }[],
+  windowMs = 30_000,
+): number | undefined {
+  if (samples.length < 2) return undefined;
+  const last = samples[samples.length - 1]!;
+  const first = samples.find((sample) => last.at - sample.at <= windowMs) ?? last;
+  return first === last ? rowsPerSecond(samples[samples.length - 2]!, last) : rowsPerSecond(first, last);
+}
+
 /** An SVG sparkline of `values` (newest last), scaled to the largest; empty for none. */
 export function sparkline(values: readonly number[], width = 120, height = 24): string {
   if (values.length < 2) return "";
@@ -115,17 +129,18 @@ export function freshnessClass(ms: number | undefined): string {
   return ms < 600_000 ? "stale" : "old";
 }
 
-/** The datasets as table rows, with each one's rows/s now and its recent history. */
+/** The datasets as table rows, with each one's recent rows/s and the history of its rate. */
 export function renderDatasets(
   datasets: readonly ConsoleDataset[],
   rates: Readonly<Record<string, readonly number[]>>,
+  current: Readonly<Record<string, number | undefined>>,
 ): string {
   if (datasets.length === 0)
     return '<tr><td colspan="8" class="muted">The lake holds no dataset yet.</td></tr>';
   return datasets
     .map((d) => {
       const history = rates[d.name] ?? [];
-      const now = history.length > 0 ? history[history.length - 1]! : undefined;
+      const now = current[d.name];
       const name = escapeHtml(d.name);
       return (
         `<tr data-dataset="${name}"><td><a href="#" data-query="${name}">${name}</a>` +
@@ -183,8 +198,9 @@ export function startConsole(): () => void {
   const page = (globalThis as unknown as { document: ConsoleDocument }).document;
   const byId = (id: string) => page.getElementById(id)!;
   const sql = byId("sql");
+  // Per dataset, the last two minutes of reads (every 2 s) and the rate between each two.
+  const samples: Record<string, { rows: number; at: number }[]> = {};
   const history: Record<string, number[]> = {};
-  let previous: Record<string, { rows: number; at: number }> = {};
   let hasDeadLetters = false;
 
   async function call(path: string, body?: unknown): Promise<unknown> {
@@ -205,23 +221,24 @@ export function startConsole(): () => void {
     try {
       const datasets = (await call("/v1/datasets")) as ConsoleDataset[];
       const at = Date.now();
-      const next: Record<string, { rows: number; at: number }> = {};
+      const current: Record<string, number | undefined> = {};
       let total = 0;
       for (const d of datasets) {
-        next[d.name] = { rows: d.rows, at };
-        const before = previous[d.name];
-        if (before !== undefined) {
-          const rate = rowsPerSecond(before, next[d.name]!);
-          const list = history[d.name] ?? [];
-          list.push(rate);
-          if (list.length > 60) list.shift();
-          history[d.name] = list;
-          if (d.name !== "dead_letters") total += rate;
+        const seen = samples[d.name] ?? [];
+        seen.push({ rows: d.rows, at });
+        if (seen.length > 61) seen.shift();
+        samples[d.name] = seen;
+        if (seen.length >= 2) {
+          const rates = history[d.name] ?? [];
+          rates.push(rowsPerSecond(seen[seen.length - 2]!, seen[seen.length - 1]!));
+          if (rates.length > 60) rates.shift();
+          history[d.name] = rates;
         }
+        current[d.name] = recentRate(seen);
+        if (d.name !== "dead_letters") total += current[d.name] ?? 0;
       }
-      previous = next;
       hasDeadLetters = datasets.some((d) => d.name === "dead_letters");
-      byId("datasets").innerHTML = renderDatasets(datasets, history);
+      byId("datasets").innerHTML = renderDatasets(datasets, history, current);
       byId("total").textContent = `${formatCount(total)} rows/s into the lake`;
       byId("updated").textContent = `updated ${new Date(at).toLocaleTimeString()}`;
       if (sql.value === "" && datasets.length > 0) sql.value = datasetQuery(datasets[0]!.name);
@@ -281,6 +298,7 @@ export function consoleScript(): string {
     formatBytes,
     formatAge,
     rowsPerSecond,
+    recentRate,
     sparkline,
     freshnessClass,
     renderDatasets,

@@ -255,4 +255,16 @@ describe("collector reading Pub/Sub", () => {
       startTestCollector(nats.url, { env: { INLET_PUBSUB_SUBSCRIPTIONS: "nowhere-in=clicks" } }),
     ).rejects.toThrow(/pubsub subscription "nowhere-in" \(dataset "clicks"\) cannot be read/);
   });
+
+  test("refuses to start on a subscription into a dataset with no schema, naming both", async ({
+    nats,
+    pubsub: emulator,
+  }) => {
+    const { subscriptionName } = await topicAndSubscription(emulator, "nods");
+    await expect(
+      startTestCollector(nats.url, { env: { INLET_PUBSUB_SUBSCRIPTIONS: `${subscriptionName}=orders` } }),
+    ).rejects.toThrow(
+      `INLET_PUBSUB_SUBSCRIPTIONS: dataset "orders" of subscription "${subscriptionName}" has no registered schema (known: clicks, sensor_readings, transactions)`,
+    );
+  });
 });

@@ -5,7 +5,12 @@ import type { PubSub } from "@google-cloud/pubsub";
 import { createGenerator } from "@inlet/demo";
 import { freePort, waitFor } from "@inlet/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_ALERTS_TOPIC, type DemoPubSub, startDemoPubSub } from "../src/demo-pubsub.js";
+import {
+  DEMO_ALERTS_TOPIC,
+  type DemoPubSub,
+  pubsubMessagesDone,
+  startDemoPubSub,
+} from "../src/demo-pubsub.js";
 import {
   DATASETS,
   expectExactlyOnce,
@@ -130,16 +135,12 @@ describe("Pub/Sub, end to end", () => {
       }
     };
     const publishing = publishAll();
-    await waitFor(
-      async () => {
-        const [row] = await queryApi<{ n: number }>(
-          t.stack,
-          "SELECT count(*)::INTEGER AS n FROM sensor_readings",
-        );
-        return (row?.n ?? 0) > 0;
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
+    // Mid-stream: once the collector has finished 300 of the 3,000 messages, with hundreds held.
+    const before = await pubsubMessagesDone(t.stack.collectorUrl);
+    await waitFor(async () => (await pubsubMessagesDone(t.stack.collectorUrl)) >= before + 300, {
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     t.stack.process("collector").signal("SIGKILL");
     await t.stack.process("collector").exited;
     await publishing;

@@ -97,41 +97,45 @@ export async function runDemoProducer(options: DemoProducerOptions): Promise<Dem
   return stats;
 
   // One message of NDJSON; the collector answers nobody, so only the topic's acceptance is awaited.
-  async function publish(topic: Topic, events: Record<string, unknown>[]) {
-    const data = Buffer.from(events.map((e) => JSON.stringify(e)).join("\n"));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await topic.publishMessage({ data, attributes: { "content-type": "application/x-ndjson" } });
-        stats.pubsubMessages++;
-        return;
-      } catch {
-        if (options.signal.aborted && attempt > 0) return;
-        stats.retries++;
-        await sleep(Math.min(5_000, 200 * 2 ** attempt));
-      }
-    }
+  function publish(topic: Topic, events: Record<string, unknown>[]) {
+    const data = Buffer.from(ndjson(events));
+    return untilDone(async () => {
+      await topic.publishMessage({ data, attributes: { "content-type": "application/x-ndjson" } });
+      stats.pubsubMessages++;
+    });
   }
 
-  async function send(dataset: string, events: Record<string, unknown>[], via?: NatsConnection) {
-    const body = events.map((e) => JSON.stringify(e)).join("\n");
+  function send(dataset: string, events: Record<string, unknown>[], via?: NatsConnection) {
+    const body = ndjson(events);
+    return untilDone(async () => {
+      const answer = via
+        ? ((
+            await via.request(`inlet.collect.${dataset}`, body, { timeout: 10_000 })
+          ).json() as CollectorAnswer)
+        : await postEvents(`${options.collectorUrl}/v1/events/${dataset}?results=errors`, body);
+      stats.accepted += answer.accepted;
+      stats.rejected += answer.rejected;
+    });
+  }
+
+  // Runs `work` until it succeeds, backing off; after the signal aborts, tries once more at most.
+  // A 503 (backpressure) or a collector restarting only delays a batch: the same ids make the same frames.
+  async function untilDone(work: () => Promise<void>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const answer = via
-          ? ((
-              await via.request(`inlet.collect.${dataset}`, body, { timeout: 10_000 })
-            ).json() as CollectorAnswer)
-          : await postEvents(`${options.collectorUrl}/v1/events/${dataset}?results=errors`, body);
-        stats.accepted += answer.accepted;
-        stats.rejected += answer.rejected;
+        await work();
         return;
       } catch {
-        // 503 (backpressure) or the collector is restarting: the same ids make the same frames.
         if (options.signal.aborted && attempt > 0) return;
         stats.retries++;
         await sleep(Math.min(5_000, 200 * 2 ** attempt));
       }
     }
   }
+}
+
+function ndjson(events: readonly Record<string, unknown>[]): string {
+  return events.map((e) => JSON.stringify(e)).join("\n");
 }
 
 async function postEvents(url: string, body: string): Promise<CollectorAnswer> {

@@ -141,8 +141,11 @@ describe("Pub/Sub, end to end", () => {
       timeoutMs: 60_000,
       intervalMs: 50,
     });
+    const doneAtKill = (await pubsubMessagesDone(t.stack.collectorUrl)) - before;
     t.stack.process("collector").signal("SIGKILL");
     await t.stack.process("collector").exited;
+    // The kill fell mid-stream: most of the messages were still to come.
+    expect(doneAtKill).toBeLessThan(events.length / 2);
     await publishing;
     await t.stack.start("collector");
 
@@ -157,13 +160,18 @@ describe("Pub/Sub, end to end", () => {
       { timeoutMs: 120_000, intervalMs: 500, message: "not every published reading reached the lake" },
     );
     await expectExactlyOnce(t.stack, "sensor_readings", expected);
-    // The kill left messages stored but not acked: Pub/Sub delivered them again, and JetStream
-    // kept one copy of each (the restarted collector counts them as duplicates).
+    // The restarted collector finished the rest: most of the stream went through it.
+    expect(await pubsubMessagesDone(t.stack.collectorUrl)).toBeGreaterThanOrEqual(events.length / 2);
+    // Messages the first collector had stored but not yet acked came again, and JetStream kept one
+    // copy (the restarted collector counts them as duplicates). How many depends on where the kill
+    // fell, so it is only reported; the collector's tests pin that a message delivered again is kept
+    // once.
     const metrics = await (await fetch(`${t.stack.collectorUrl}/metrics`)).text();
     const duplicates = Number(
       /inlet_collector_events_duplicate_total\{dataset="sensor_readings"\} (\d+)/.exec(metrics)?.[1] ?? 0,
     );
-    console.info(`pubsub e2e: ${expected.size} readings kept, ${duplicates} delivered again after the kill`);
-    expect(duplicates).toBeGreaterThan(0);
+    console.info(
+      `pubsub e2e: ${expected.size} readings kept; ${doneAtKill} messages done before the kill, ${duplicates} events stored again after it`,
+    );
   });
 });

@@ -10,9 +10,12 @@ export const PUBSUB_CONTENT_TYPE_ATTRIBUTE = "content-type";
 /** Message attribute carrying the producer's W3C trace context. */
 export const PUBSUB_TRACEPARENT_ATTRIBUTE = "traceparent";
 
+// The longest wait between attempts to read a failed subscription again.
+const MAX_REOPEN_WAIT_MS = 60_000;
+
 /** A running Pub/Sub ingress. */
 export interface PubSubIngress {
-  /** Why a subscription stopped delivering, when one did (the collector is then not ready). */
+  /** Why a subscription stopped delivering, while one has (the collector is then not ready). */
   problem(): string | undefined;
   /** Stops pulling; messages being ingested finish (acked), those waiting to be retried are nacked. */
   stop(): Promise<void>;
@@ -105,6 +108,31 @@ export async function startPubSubIngress(deps: PubSubIngressDeps): Promise<PubSu
     }
   };
 
+  // A subscription the client gave up on (deleted, permission taken away, an outage past its
+  // retries) is closed and opened again with a growing wait, until it can be read; meanwhile the
+  // collector is not ready and says why. Its messages stay in Pub/Sub.
+  const reopen = async (source: PubSubSource, subscription: Subscription): Promise<void> => {
+    for (let attempt = 1; !stopped.signal.aborted; attempt++) {
+      const waitMs = Math.min(MAX_REOPEN_WAIT_MS, deps.retryMs * 2 ** Math.min(attempt - 1, 10));
+      await sleep(waitMs, undefined, { signal: stopped.signal }).catch(() => {});
+      if (stopped.signal.aborted) return;
+      try {
+        await subscription.close();
+        await subscription.getMetadata();
+        subscription.open();
+        problems.delete(source.subscription);
+        logger.info({ subscription: source.subscription, attempt }, "pubsub subscription read again");
+        return;
+      } catch (error) {
+        problems.set(source.subscription, error instanceof Error ? error.message : String(error));
+        logger.warn(
+          { err: error, subscription: source.subscription, attempt, retryInMs: waitMs * 2 },
+          "pubsub subscription still cannot be read",
+        );
+      }
+    }
+  };
+
   try {
     for (const source of sources) {
       const subscription = client.subscription(source.subscription, {
@@ -126,8 +154,10 @@ export async function startPubSubIngress(deps: PubSubIngressDeps): Promise<PubSu
         inFlight.add(work);
       });
       subscription.on("error", (error: Error) => {
+        const first = !problems.has(source.subscription);
         problems.set(source.subscription, error.message);
         logger.error({ err: error, subscription: source.subscription }, "pubsub subscription failed");
+        if (first) void reopen(source, subscription);
       });
       subscriptions.push(subscription);
       logger.info({ subscription: source.subscription, topic, dataset: source.dataset }, "pubsub subscribed");

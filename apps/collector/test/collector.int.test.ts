@@ -417,7 +417,12 @@ describe("collector when NATS goes away", () => {
           intervalMs: 250,
         },
       );
-      const frames = await storedMessages(t.bus, t.stream(StreamName.Ingest));
+      // The test's own connection may still be reconnecting (its backoff is not the collector's):
+      // its first requests can time out on a busy machine.
+      const frames = await waitFor(() => storedMessages(t.bus, t.stream(StreamName.Ingest)), {
+        timeoutMs: 20_000,
+        message: "the test's connection reading INGEST again",
+      });
       expect(frames.flatMap((f) => decodeFrame(f.data).map((e) => e.id))).toEqual(["d-1"]);
     } finally {
       await t.close();

@@ -233,13 +233,13 @@ describe("collector reading Pub/Sub", () => {
     }
   });
 
-  test("is not ready while a subscription it reads is gone, and says which", async ({
+  test("is not ready while a subscription it reads is gone, says which, and reads it again once it is back", async ({
     nats,
     pubsub: emulator,
   }) => {
-    const { pubsub, subscriptionName } = await topicAndSubscription(emulator, "gone");
+    const { pubsub, topic, subscriptionName } = await topicAndSubscription(emulator, "gone");
     const t = await startTestCollector(nats.url, {
-      env: { INLET_PUBSUB_SUBSCRIPTIONS: `${subscriptionName}=clicks` },
+      env: { INLET_PUBSUB_SUBSCRIPTIONS: `${subscriptionName}=clicks`, INLET_COLLECTOR_RETRY_AFTER: "500ms" },
     });
     try {
       expect((await fetch(`${t.collector.url}/readyz`)).status).toBe(200);
@@ -249,6 +249,19 @@ describe("collector reading Pub/Sub", () => {
       });
       const body = await (await fetch(`${t.collector.url}/readyz`)).text();
       expect(body).toContain(`pubsub subscription ${subscriptionName}`);
+
+      // Made again (by whoever owns it): read again without a restart.
+      await topic.createSubscription(subscriptionName, { ackDeadlineSeconds: 10 });
+      await waitFor(async () => (await fetch(`${t.collector.url}/readyz`)).status === 200, {
+        timeoutMs: 30_000,
+        message: "the collector ready again",
+      });
+      const before = await pubsubAnswers(t);
+      await topic.publishMessage({ json: click() });
+      await waitFor(async () => (await pubsubAnswers(t)) > before, {
+        timeoutMs: 20_000,
+        message: "a message of the subscription made again",
+      });
     } finally {
       await t.close();
     }

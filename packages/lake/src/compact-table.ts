@@ -1,8 +1,5 @@
-import { randomUUID } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
-import { stringMaxStat, stringMinStat } from "./column-kind.js";
+import { dirname, join } from "node:path";
 import {
   commitDelta,
   type DeltaAction,
@@ -12,15 +9,25 @@ import {
   readCommit,
   readDeltaSnapshot,
 } from "./delta-log.js";
-import { type DeltaStructField, duckDbTypeOf, parseDeltaSchema } from "./delta-schema.js";
-import { ensureDir, renameDurable, syncFile } from "./durable-fs.js";
+import { type DeltaStructField, parseDeltaSchema } from "./delta-schema.js";
+import { ensureDir } from "./durable-fs.js";
 import { DeltaConflictError, DeltaLogError, LakeError, LakeErrorCode } from "./errors.js";
+import {
+  copyParquetSql,
+  deleteDataFiles,
+  newDataFilePath,
+  type PartitionValues,
+  parquetFileStats,
+  pathKey,
+  publishFile,
+  removeAction,
+  tempPathOf,
+  typedScanSql,
+} from "./parquet-rewrite.js";
 import type { ParquetWriter } from "./parquet-writer.js";
-import { deltaFilePath, encodeDeltaPath, hivePartitionSegment } from "./paths.js";
-import { quoteIdent, quoteString } from "./sql.js";
+import { encodeDeltaPath } from "./paths.js";
 
-/** Partition column → value (null for the null partition), as in `add.partitionValues`. */
-export type PartitionValues = Readonly<Record<string, string | null>>;
+export type { PartitionValues } from "./parquet-rewrite.js";
 
 /** Options of {@link compactTable}. */
 export interface CompactTableOptions {
@@ -140,7 +147,7 @@ export async function compactTable(options: CompactTableOptions): Promise<Compac
   } catch (error) {
     // Nothing was committed, so the new files are orphans: deleted now rather than by vacuum. Not
     // when the commit itself failed midway (it may have landed after all): vacuum takes them later.
-    if (!attempt.committing) await Promise.all(plans.map((plan) => deleteFiles(tableDir, plan.added)));
+    if (!attempt.committing) await Promise.all(plans.map((plan) => deleteDataFiles(tableDir, plan.added)));
     throw error;
   }
 }
@@ -214,19 +221,17 @@ async function rewrite(
   writer: ParquetWriter,
 ): Promise<DeltaAddFile> {
   const { tableDir } = snapshot;
-  const segments = snapshot.metadata.partitionColumns.map((c) =>
-    hivePartitionSegment(c, partitionValues[c] ?? null),
-  );
-  const relative = [...segments, `part-${randomUUID()}.zstd.parquet`].join("/");
+  const relative = newDataFilePath(snapshot.metadata.partitionColumns, partitionValues);
   const path = join(tableDir, relative);
-  const temp = join(dirname(path), `.${basename(path)}.${randomUUID()}.tmp`);
+  const temp = tempPathOf(path);
   await ensureDir(dirname(path));
   let stats: DeltaFileStats;
   try {
     stats = await writer.withConnection(async (connection) => {
       await connection.run("SET TimeZone = 'UTC'"); // naive timestamps of other engines' files cast as UTC
-      await connection.run(copySql(tableDir, fields, inputs, temp, writer.rowGroupSize));
-      return fileStats(connection, fields, temp);
+      const select = typedScanSql(tableDir, fields, inputs);
+      await connection.run(copyParquetSql(select, temp, writer.rowGroupSize));
+      return parquetFileStats(connection, fields, temp);
     });
     const expected = sumRecords(inputs);
     if (expected !== undefined && expected !== stats.numRecords) {
@@ -234,8 +239,7 @@ async function rewrite(
         `rewrote ${stats.numRecords} rows from ${inputs.length} files whose statistics count ${expected}`,
       );
     }
-    await syncFile(temp);
-    await renameDurable(temp, path);
+    await publishFile(temp, path);
   } finally {
     await rm(temp, { force: true });
   }
@@ -247,110 +251,6 @@ async function rewrite(
     dataChange: false,
     stats,
   };
-}
-
-function copySql(
-  tableDir: string,
-  fields: readonly DeltaStructField[],
-  inputs: readonly DeltaAddFile[],
-  temp: string,
-  rowGroupSize: number,
-): string {
-  // A typed empty row set first: UNION ALL BY NAME then fills the columns an older file lacks with
-  // NULL and widens narrower types to the schema's.
-  const typedEmpty = `SELECT ${fields
-    .map((f) => `CAST(NULL AS ${duckDbTypeOf(f.type)}) AS ${quoteIdent(f.name)}`)
-    .join(", ")} WHERE false`;
-  const list = inputs.map((f) => quoteString(deltaFilePath(tableDir, f.path))).join(", ");
-  const scan = `SELECT * FROM read_parquet([${list}], union_by_name = true, hive_partitioning = false)`;
-  const select = fields
-    .map((f) => `CAST(${quoteIdent(f.name)} AS ${duckDbTypeOf(f.type)}) AS ${quoteIdent(f.name)}`)
-    .join(", ");
-  return (
-    `COPY (SELECT ${select} FROM (${typedEmpty} UNION ALL BY NAME ${scan})) TO ${quoteString(temp)} ` +
-    `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${rowGroupSize})`
-  );
-}
-
-type StatKind = "string" | "number" | "date" | "timestamp" | "count";
-
-// Which statistics a column gets, as the Parquet writer keeps them: min/max for strings (a
-// 32-character prefix), numbers, dates and timestamps (ms, ISO-8601); null counts for every
-// primitive; nothing for nested types.
-function statKind(type: DeltaStructField["type"]): StatKind | undefined {
-  if (typeof type !== "string") return undefined;
-  if (type === "string") return "string";
-  if (["long", "integer", "short", "byte", "float", "double"].includes(type)) return "number";
-  if (type === "date") return "date";
-  if (type === "timestamp") return "timestamp";
-  return "count";
-}
-
-// Delta statistics of a written file, from one aggregate over it.
-async function fileStats(
-  connection: DuckDBConnection,
-  fields: readonly DeltaStructField[],
-  file: string,
-): Promise<DeltaFileStats> {
-  const select = ["count(*)"];
-  const kinds = fields.map((f) => statKind(f.type));
-  fields.forEach((field, i) => {
-    const kind = kinds[i];
-    const c = quoteIdent(field.name);
-    if (kind === undefined) return;
-    select.push(`count(${c})`);
-    if (kind === "string" || kind === "number") select.push(`min(${c})`, `max(${c})`);
-    if (kind === "date") select.push(`strftime(min(${c}), '%Y-%m-%d')`, `strftime(max(${c}), '%Y-%m-%d')`);
-    if (kind === "timestamp") select.push(`epoch_ms(min(${c}))`, `epoch_ms(max(${c}))`);
-  });
-  const reader = await connection.runAndReadAll(
-    `SELECT ${select.join(", ")} FROM read_parquet(${quoteString(file)})`,
-  );
-  const row = reader.getRows()[0] ?? [];
-  const numRecords = Number(row[0] ?? 0);
-  const minValues: Record<string, string | number> = {};
-  const maxValues: Record<string, string | number> = {};
-  const nullCount: Record<string, number> = {};
-  let at = 1;
-  fields.forEach((field, i) => {
-    const kind = kinds[i];
-    if (kind === undefined) return;
-    nullCount[field.name] = numRecords - Number(row[at++]);
-    if (kind === "count") return;
-    const min = statValue(kind, row[at++], "min");
-    const max = statValue(kind, row[at++], "max");
-    if (min !== undefined) minValues[field.name] = min;
-    if (max !== undefined) maxValues[field.name] = max;
-  });
-  return { numRecords, minValues, maxValues, nullCount };
-}
-
-function statValue(
-  kind: StatKind,
-  value: DuckDBValue | undefined,
-  bound: "min" | "max",
-): string | number | undefined {
-  if (value === null || value === undefined) return undefined;
-  switch (kind) {
-    case "string":
-      return typeof value !== "string"
-        ? undefined
-        : bound === "min"
-          ? stringMinStat(value)
-          : stringMaxStat(value);
-    case "number": {
-      const n = typeof value === "bigint" ? Number(value) : value;
-      return typeof n === "number" && Number.isFinite(n) ? n : undefined;
-    }
-    case "date":
-      return typeof value === "string" ? value : undefined;
-    case "timestamp":
-      return typeof value === "bigint" || typeof value === "number"
-        ? new Date(Number(value)).toISOString()
-        : undefined;
-    default:
-      return undefined;
-  }
 }
 
 function sumRecords(files: readonly DeltaAddFile[]): number | undefined {
@@ -447,18 +347,7 @@ function compactionActions(
       },
     },
   ];
-  for (const file of removed) {
-    actions.push({
-      remove: {
-        path: file.path,
-        deletionTimestamp: now,
-        dataChange: false,
-        extendedFileMetadata: true,
-        partitionValues: file.partitionValues,
-        size: file.size,
-      },
-    });
-  }
+  for (const file of removed) actions.push(removeAction(file, now, false));
   for (const add of added) actions.push({ add });
   return actions;
 }
@@ -468,11 +357,7 @@ async function abort(tableDir: string, plan: Plan, reason: string): Promise<void
   const added = plan.added;
   plan.added = [];
   plan.rows = 0;
-  await deleteFiles(tableDir, added);
-}
-
-async function deleteFiles(tableDir: string, files: readonly DeltaAddFile[]): Promise<void> {
-  await Promise.all(files.map((f) => rm(deltaFilePath(tableDir, f.path), { force: true })));
+  await deleteDataFiles(tableDir, added);
 }
 
 function result(version: number | undefined, plans: readonly Plan[]): CompactionResult {
@@ -496,13 +381,4 @@ function result(version: number | undefined, plans: readonly Plan[]): Compaction
     added: partitions.reduce((sum, p) => sum + p.added, 0),
     partitions,
   };
-}
-
-// Paths are URIs: "a%20b" and "a b" name the same file.
-function pathKey(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return path;
-  }
 }

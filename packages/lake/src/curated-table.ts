@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
+import type { DuckDBValue } from "@duckdb/node-api";
 import { type AvroColumn, type AvroSchema, avroColumns } from "./avro-columns.js";
 import { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
 import { type ColumnValues, Utf8Column } from "./column-vectors.js";
@@ -16,6 +17,8 @@ import {
 } from "./delta-log.js";
 import { type DeltaStructField, type DeltaType, parseDeltaSchema, sameDeltaType } from "./delta-schema.js";
 import { DeltaConflictError, DeltaLogError, LakeError, LakeErrorCode, LakeSchemaError } from "./errors.js";
+import { type KeyedRewrite, keyCandidates, type MergeKeys, rewriteWithoutKeys } from "./merge-rewrite.js";
+import { deleteDataFiles, pathKey, removeAction } from "./parquet-rewrite.js";
 import type { ParquetColumn, ParquetWriteRequest, ParquetWriter } from "./parquet-writer.js";
 import { curatedTableDir, encodeDeltaPath, hivePartitionSegment, utcDateOfDay, utcDayOf } from "./paths.js";
 import { Serial } from "./serial.js";
@@ -102,6 +105,11 @@ export interface CuratedTableOptions {
    * newest checkpoint this writer knows of (another writer's commit may have taken the multiple).
    */
   readonly checkpointInterval?: number;
+  /**
+   * Data columns forming the table's key, for {@link CuratedTable.merge}: each a field of the
+   * schema holding strings, ints, longs, booleans, dates or timestamps. Default none.
+   */
+  readonly primaryKey?: readonly string[];
 }
 
 /** Options of {@link CuratedTable.append}. */
@@ -127,6 +135,26 @@ export interface AppendResult {
   readonly checkpointError?: Error;
 }
 
+/** What one {@link CuratedTable.merge} committed. */
+export interface MergeResult {
+  /** The table version of the commit. */
+  readonly version: number;
+  /** Upserted rows written. */
+  readonly rows: number;
+  /** Keys of the deletes that the table held. */
+  readonly deleted: number;
+  /** Data files added: the upserted rows' and the rewritten files'. */
+  readonly filesAdded: number;
+  /** Live files that held rows of the batch's keys, removed (and rewritten without those rows). */
+  readonly filesRemoved: number;
+  /** Rows the rewritten files kept. */
+  readonly rowsRewritten: number;
+  /** The version checkpointed after this commit, when one was due and written. */
+  readonly checkpoint?: number;
+  /** Why the checkpoint due after this commit failed; the commit itself stands, the next one retries. */
+  readonly checkpointError?: Error;
+}
+
 /** Default of {@link CuratedTableOptions.checkpointInterval}: Delta's `delta.checkpointInterval`. */
 export const DEFAULT_CHECKPOINT_INTERVAL = 10;
 
@@ -138,6 +166,16 @@ const LINEAGE: readonly AvroColumn[] = [
   { name: LineageColumn.TraceId, kind: ColumnKind.String, nullable: true },
   { name: LineageColumn.SchemaVersion, kind: ColumnKind.Int, nullable: false },
 ];
+// Kinds whose values compare exactly, as keys must: no floating point, JSON text or bytes.
+const KEY_KINDS: ReadonlySet<ColumnKind> = new Set([
+  ColumnKind.String,
+  ColumnKind.Int,
+  ColumnKind.Long,
+  ColumnKind.Boolean,
+  ColumnKind.Date,
+  ColumnKind.TimestampMillis,
+  ColumnKind.TimestampMicros,
+]);
 
 /**
  * A dataset's curated Delta table. Each {@link append} writes one Parquet file per event date and
@@ -145,7 +183,8 @@ const LINEAGE: readonly AvroColumn[] = [
  * the batch becomes visible atomically and a restarted writer knows where it stopped
  * ({@link committedVersion}). Files written before a crash but never committed are orphans no
  * reader sees (vacuum deletes them). Every `checkpointInterval` commits a Parquet checkpoint
- * follows the commit, so loading the table stays fast however long its log. Appends are
+ * follows the commit, so loading the table stays fast however long its log. A table opened with a
+ * primary key also takes upserts and deletes by key ({@link merge}). Appends and merges are
  * serialized.
  */
 export class CuratedTable {
@@ -156,6 +195,7 @@ export class CuratedTable {
   readonly #fields: readonly DeltaStructField[];
   readonly #partitionColumns: readonly string[];
   readonly #eventTime: AvroColumn | undefined;
+  readonly #primaryKey: readonly AvroColumn[];
   #snapshot: DeltaSnapshot | undefined;
   #lastCheckpoint: number;
   #typesOf: { metadata: DeltaMetadata; types: ReadonlyMap<string, DeltaType> } | undefined;
@@ -187,6 +227,7 @@ export class CuratedTable {
     }
     this.#columns = [...data, ...LINEAGE];
     this.#eventTime = this.#eventTimeColumn(data, partitionBy);
+    this.#primaryKey = this.#keyColumns(data);
     const partitionFields: DeltaStructField[] = this.#partitionColumns.map((name) => ({
       name,
       type: "date",
@@ -249,17 +290,87 @@ export class CuratedTable {
     return this.#columns.slice(0, this.#columns.length - LINEAGE.length).map((c) => c.kind);
   }
 
+  /** The columns of {@link CuratedTableOptions.primaryKey}; empty when the table has none. */
+  get primaryKey(): readonly string[] {
+    return this.#primaryKey.map((c) => c.name);
+  }
+
+  /**
+   * Upserts and deletes rows by {@link primaryKey} in ONE commit with txn version `lastSeq`:
+   * afterwards the table holds, for every key of the batch, exactly its row of `upserts`, or none
+   * for a key of `deletes`; every other row is unchanged. The batch holds at most one change per
+   * key (the caller keeps the last); a delete gives at least the key columns' values, as
+   * {@link CuratedRow.event} would. The upserts are written as {@link append} writes rows; each
+   * live file holding a row of a batch key is rewritten without those rows and removed (its
+   * rewrite is added unless no row is left). With neither, commits the txn alone. The txn is
+   * checked as {@link append} checks it. When another writer commits first the commit is retried
+   * at the next version, after rewriting the files that writer added and those replacing files
+   * it removed that this merge had rewritten. Throws {@link LakeError} (INVALID_ARGUMENT) for a
+   * table opened without a primary key, a key missing a value or given twice.
+   */
+  merge(
+    upserts: readonly CuratedRow[],
+    deletes: readonly Readonly<Record<string, unknown>>[],
+    lastSeq: number,
+    options: AppendOptions = {},
+  ): Promise<MergeResult> {
+    return this.#serial.run(() => this.#mergeBatch(upserts, deletes, lastSeq, options.after));
+  }
+
+  /**
+   * Removes every row (a source table's TRUNCATE) in one commit with txn version `lastSeq`: each
+   * live file gets a `remove` (dataChange=true), left for vacuum. The txn is checked as
+   * {@link append} checks it; when another writer commits first, the files live after its commit
+   * are removed instead.
+   */
+  truncate(lastSeq: number, options: AppendOptions = {}): Promise<{ version: number; filesRemoved: number }> {
+    return this.#serial.run(async () => {
+      assertSeq(lastSeq);
+      this.#assertNotCommitted(lastSeq, options.after);
+      const attempts = this.#options.maxCommitAttempts ?? 10;
+      for (let attempt = 1; ; attempt++) {
+        const snapshot = this.#snapshot;
+        const version = (snapshot?.version ?? -1) + 1;
+        const now = Date.now();
+        const { protocol, metaData } = this.#plan(snapshot);
+        const files = snapshot?.files ?? [];
+        const actions: DeltaAction[] = [
+          {
+            commitInfo: {
+              timestamp: now,
+              operation: "DELETE",
+              operationParameters: { predicate: "[]" },
+              ...(snapshot === undefined ? {} : { readVersion: snapshot.version }),
+              isBlindAppend: false,
+              engineInfo: "inlet-lake",
+            },
+          },
+          ...(protocol === undefined ? [] : [{ protocol }]),
+          ...(metaData === undefined ? [] : [{ metaData }]),
+          ...files.map((file) => removeAction(file, now, true)),
+          { txn: { appId: this.#options.appId, version: lastSeq, lastUpdated: now } },
+        ];
+        try {
+          await commitDelta(this.tableDir, version, actions);
+        } catch (error) {
+          if (!(error instanceof DeltaConflictError) || attempt >= attempts) throw error;
+          this.#snapshot = await readDeltaSnapshot(this.tableDir, { since: this.#snapshot });
+          this.#assertNotCommitted(lastSeq, options.after);
+          continue;
+        }
+        this.#snapshot = applyDeltaActions(this.#snapshot, this.tableDir, version, actions);
+        await this.#checkpointIfDue();
+        return { version, filesRemoved: files.length };
+      }
+    });
+  }
+
   async #append(
     source: CuratedColumnsSource,
     lastSeq: number,
     after: number | undefined,
   ): Promise<AppendResult> {
-    if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
-      throw new LakeError(
-        `lastSeq must be a non-negative integer, got ${lastSeq}`,
-        LakeErrorCode.InvalidArgument,
-      );
-    }
+    assertSeq(lastSeq);
     this.#assertNotCommitted(lastSeq, after);
     const written = { rows: 0 };
     const adds = await this.#writeFiles(source, written);
@@ -279,6 +390,184 @@ export class CuratedTable {
       this.#snapshot = applyDeltaActions(this.#snapshot, this.tableDir, version, actions);
       return { version, files: adds.length, rows: written.rows, ...(await this.#checkpointIfDue()) };
     }
+  }
+
+  async #mergeBatch(
+    upserts: readonly CuratedRow[],
+    deletes: readonly Readonly<Record<string, unknown>>[],
+    lastSeq: number,
+    after: number | undefined,
+  ): Promise<MergeResult> {
+    assertSeq(lastSeq);
+    if (this.#primaryKey.length === 0) {
+      throw new LakeError(
+        `dataset "${this.#options.dataset}": merge needs a table opened with a primaryKey`,
+        LakeErrorCode.InvalidArgument,
+      );
+    }
+    this.#assertNotCommitted(lastSeq, after);
+    const keys = this.#batchKeys(upserts, deletes);
+    const written = { rows: 0 };
+    let adds: DeltaAddFile[] = [];
+    // Rewrites by their source's path; every live file searched for the keys so far.
+    const rewrites = new Map<string, KeyedRewrite>();
+    const searched = new Set<string>();
+    let committing = false;
+    try {
+      adds = await this.#writeFiles(() => this.#columnValues(upserts), written);
+      const attempts = this.#options.maxCommitAttempts ?? 10;
+      for (let attempt = 1; ; attempt++) {
+        await this.#rewriteKeyed(keys, rewrites, searched);
+        const version = (this.#snapshot?.version ?? -1) + 1;
+        const done = [...rewrites.values()];
+        const actions = this.#mergeActions(adds, done, keys, lastSeq);
+        try {
+          committing = true;
+          await commitDelta(this.tableDir, version, actions);
+        } catch (error) {
+          if (!(error instanceof DeltaConflictError)) throw error;
+          committing = false; // put-if-absent failed: nothing of ours is in the log
+          if (attempt >= attempts) throw error;
+          this.#snapshot = await readDeltaSnapshot(this.tableDir, { since: this.#snapshot });
+          this.#assertNotCommitted(lastSeq, after);
+          continue;
+        }
+        this.#snapshot = applyDeltaActions(this.#snapshot, this.tableDir, version, actions);
+        const rewritten = done.flatMap((r) => (r.add === undefined ? [] : [r.add]));
+        return {
+          version,
+          rows: written.rows,
+          deleted: foundKeys(done, keys, true).size,
+          filesAdded: adds.length + rewritten.length,
+          filesRemoved: done.length,
+          rowsRewritten: done.reduce((sum, r) => sum + r.rows, 0),
+          ...(await this.#checkpointIfDue()),
+        };
+      }
+    } catch (error) {
+      // Nothing was committed: the files written are orphans, deleted now rather than by vacuum.
+      // Not when the commit itself failed midway (it may have landed after all).
+      if (!committing) {
+        const rewritten = [...rewrites.values()].flatMap((r) => (r.add === undefined ? [] : [r.add]));
+        await deleteDataFiles(this.tableDir, [...adds, ...rewritten]);
+      }
+      throw error;
+    }
+  }
+
+  // The batch's keys, staged as the table stores them (a column the table widened in its wider
+  // kind). Refuses a key column without a value and a key given twice.
+  #batchKeys(
+    upserts: readonly CuratedRow[],
+    deletes: readonly Readonly<Record<string, unknown>>[],
+  ): MergeKeys {
+    const tableTypes = this.#tableTypes();
+    const columns = this.#primaryKey.map((c) => ({
+      name: c.name,
+      kind: widenedKind(c.kind, tableTypes.get(c.name)),
+    }));
+    const values: DuckDBValue[][] = [];
+    const deleted: boolean[] = [];
+    const seen = new Map<string, string>();
+    const add = (record: Readonly<Record<string, unknown>>, row: string, isDelete: boolean) => {
+      const key = columns.map(({ name, kind }) => {
+        const value = record[name];
+        if (value === null || value === undefined) {
+          throw new LakeError(
+            `dataset "${this.#options.dataset}": ${row} has no value for key column "${name}"`,
+            LakeErrorCode.InvalidArgument,
+          );
+        }
+        try {
+          return COLUMN_KINDS[kind].stage(value);
+        } catch (error) {
+          throw new LakeError(
+            `dataset "${this.#options.dataset}": ${row} key column "${name}": ${(error as Error).message}`,
+            LakeErrorCode.InvalidArgument,
+            { cause: error },
+          );
+        }
+      });
+      const id = JSON.stringify(key, (_, v) => (typeof v === "bigint" ? String(v) : v));
+      const first = seen.get(id);
+      if (first !== undefined) {
+        const shown = Object.fromEntries(columns.map(({ name }) => [name, record[name]]));
+        throw new LakeError(
+          `dataset "${this.#options.dataset}": key ${JSON.stringify(shown, (_, v) => (typeof v === "bigint" ? String(v) : v))} is in the batch twice (${first} and ${row}); a merge takes one change per key`,
+          LakeErrorCode.InvalidArgument,
+        );
+      }
+      seen.set(id, row);
+      values.push(key);
+      deleted.push(isDelete);
+    };
+    for (const [i, row] of upserts.entries()) add(row.event, `upsert ${i}`, false);
+    for (const [i, row] of deletes.entries()) add(row, `delete ${i}`, true);
+    return { columns, values, deleted };
+  }
+
+  // Brings `rewrites` up to date with the snapshot: drops (and deletes) those whose source another
+  // writer removed since (that writer's files, new to the search, hold its rows now), then
+  // searches the live files not searched yet and rewrites those holding a key.
+  async #rewriteKeyed(
+    keys: MergeKeys,
+    rewrites: Map<string, KeyedRewrite>,
+    searched: Set<string>,
+  ): Promise<void> {
+    const snapshot = this.#snapshot;
+    if (snapshot === undefined || keys.values.length === 0) return;
+    const live = new Set(snapshot.files.map((f) => pathKey(f.path)));
+    for (const [path, rewrite] of rewrites) {
+      if (live.has(path)) continue;
+      rewrites.delete(path);
+      if (rewrite.add !== undefined) await deleteDataFiles(this.tableDir, [rewrite.add]);
+    }
+    const unsearched = snapshot.files.filter((f) => !searched.has(pathKey(f.path)));
+    const candidates = keyCandidates(unsearched, keys);
+    const found = await rewriteWithoutKeys(snapshot, candidates, keys, this.#options.writer);
+    for (const file of unsearched) searched.add(pathKey(file.path));
+    for (const rewrite of found) rewrites.set(pathKey(rewrite.source.path), rewrite);
+  }
+
+  #mergeActions(
+    adds: readonly DeltaAddFile[],
+    rewrites: readonly KeyedRewrite[],
+    keys: MergeKeys,
+    lastSeq: number,
+  ): DeltaAction[] {
+    const now = Date.now();
+    const snapshot = this.#snapshot;
+    const { protocol, metaData } = this.#plan(snapshot);
+    const rewritten = rewrites.flatMap((r) => (r.add === undefined ? [] : [r.add]));
+    const upserted = keys.deleted.filter((d) => !d).length;
+    const updated = foundKeys(rewrites, keys, false).size;
+    const actions: DeltaAction[] = [
+      {
+        commitInfo: {
+          timestamp: now,
+          operation: "MERGE",
+          operationParameters: { primaryKey: JSON.stringify(this.primaryKey) },
+          operationMetrics: {
+            numSourceRows: String(keys.values.length),
+            numTargetRowsInserted: String(upserted - updated),
+            numTargetRowsUpdated: String(updated),
+            numTargetRowsDeleted: String(foundKeys(rewrites, keys, true).size),
+            numTargetRowsCopied: String(rewrites.reduce((sum, r) => sum + r.rows, 0)),
+            numTargetFilesAdded: String(adds.length + rewritten.length),
+            numTargetFilesRemoved: String(rewrites.length),
+          },
+          ...(snapshot === undefined ? {} : { readVersion: snapshot.version }),
+          isBlindAppend: false,
+          engineInfo: "inlet-lake",
+        },
+      },
+    ];
+    if (protocol !== undefined) actions.push({ protocol });
+    if (metaData !== undefined) actions.push({ metaData });
+    for (const rewrite of rewrites) actions.push(removeAction(rewrite.source, now, true));
+    for (const add of [...adds, ...rewritten]) actions.push({ add });
+    actions.push({ txn: { appId: this.#options.appId, version: lastSeq, lastUpdated: now } });
+    return actions;
   }
 
   // The snapshot is exactly the table at its version here: it was read from the log or followed
@@ -572,6 +861,24 @@ export class CuratedTable {
     return column;
   }
 
+  // The primary key's columns: data columns of a kind whose values compare exactly.
+  #keyColumns(data: readonly AvroColumn[]): AvroColumn[] {
+    const names = this.#options.primaryKey ?? [];
+    return names.map((name, i) => {
+      const column = data.find((c) => c.name === name);
+      if (column === undefined) {
+        throw this.#schemaError(`primary key column "${name}" is not a field of the schema`);
+      }
+      if (names.indexOf(name) !== i) throw this.#schemaError(`primary key column "${name}" is named twice`);
+      if (!KEY_KINDS.has(column.kind)) {
+        throw this.#schemaError(
+          `primary key column "${name}" holds ${column.kind} values; a key column must hold strings, ints, longs, booleans, dates or timestamps`,
+        );
+      }
+      return column;
+    });
+  }
+
   #assertNotCommitted(lastSeq: number, after: number | undefined): void {
     const committed = this.committedVersion();
     if (committed !== undefined && lastSeq <= committed) {
@@ -594,6 +901,24 @@ export class CuratedTable {
       LakeErrorCode.IncompatibleSchema,
     );
   }
+}
+
+function assertSeq(lastSeq: number): void {
+  if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
+    throw new LakeError(
+      `lastSeq must be a non-negative integer, got ${lastSeq}`,
+      LakeErrorCode.InvalidArgument,
+    );
+  }
+}
+
+// The keys (indexes) of deletes, or of upserts, that the rewritten files held.
+function foundKeys(rewrites: readonly KeyedRewrite[], keys: MergeKeys, deleted: boolean): Set<number> {
+  const found = new Set<number>();
+  for (const rewrite of rewrites) {
+    for (const k of rewrite.keys) if (keys.deleted[k] === deleted) found.add(k);
+  }
+  return found;
 }
 
 // Type widenings a new schema version may make (BACKWARD compatible in Avro, readable by union).

@@ -19,6 +19,7 @@ export type {
   CuratedColumnsSource,
   CuratedRow,
   CuratedTableOptions,
+  MergeResult,
 } from "./curated-table.js";
 export {
   CuratedTable,

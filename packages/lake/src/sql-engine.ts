@@ -11,6 +11,7 @@ import {
 import duckdb from "@duckdb/node-bindings";
 import { LineageColumn } from "./curated-table.js";
 import { type DeltaSnapshot, readDeltaSnapshot } from "./delta-log.js";
+import { parseDeltaSchema } from "./delta-schema.js";
 import { curatedTableDir, deltaCommitFileName, deltaLogDir } from "./paths.js";
 import { Serial } from "./serial.js";
 import { snapshotScanSql } from "./snapshot-scan.js";
@@ -83,7 +84,10 @@ export interface SqlEngineOptions {
   tempDirectory?: string;
   /** Statements running at once; one more is refused with `BUSY`. Default 4. */
   maxConcurrent?: number;
-  /** Each dataset's event time column (its `eventTimeField`), for `newestEventAt`. Default none. */
+  /**
+   * Each dataset's event time column (its `eventTimeField`), for `newestEventAt`. Default none; a
+   * CDC table's is `_committed_at`.
+   */
   eventTimeFields?: Readonly<Record<string, string>>;
 }
 
@@ -429,7 +433,7 @@ export class SqlEngine {
     let counted = true;
     let newestIngested: number | undefined;
     let newestEvent: number | undefined;
-    const eventTimeField = this.eventTimeFields[name];
+    const eventTimeField = this.eventTimeFields[name] ?? commitTimeColumn(snapshot);
     for (const file of snapshot.files) {
       bytes += file.size;
       const records = file.stats?.numRecords;
@@ -862,4 +866,19 @@ async function gate(connection: DuckDBConnection, sql: string): Promise<string> 
   const prepared = await prepareSelect(connection, body);
   prepared.destroySync();
   return body;
+}
+
+// A CDC table's event time, when no dataset setting names one: when each change committed at the
+// source (`_committed_at`, written by the CDC source).
+const CDC_COMMIT_TIME = "_committed_at";
+
+function commitTimeColumn(snapshot: DeltaSnapshot): string | undefined {
+  try {
+    const { fields } = parseDeltaSchema(snapshot.metadata.schemaString);
+    return fields.some((f) => f.name === CDC_COMMIT_TIME && f.type === "timestamp")
+      ? CDC_COMMIT_TIME
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -30,6 +30,8 @@ export const Header = {
   Status: "Inlet-Status",
   /** A replayed frame: the DLQ stream sequence of the dead letter it was replayed from (lineage). */
   ReplayOf: "Inlet-Replay-Of",
+  /** A CDC frame that carries no changes but an operation on the whole table: `truncate`. */
+  CdcOp: "Inlet-CDC-Op",
 } as const;
 
 /** One of {@link Header}. */

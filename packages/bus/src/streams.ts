@@ -34,6 +34,8 @@ export const DurableName = {
   Enricher: "enricher",
   /** The lake-writer of one dataset, on CURATED (filtered to `curated.<ds>`). */
   lakeWriter: (dataset: string): string => `lake-writer-${dataset}`,
+  /** The lake-writer's CDC tables, on CDC (every `cdc.<db>.<table>`). */
+  LakeWriterCdc: "lake-writer-cdc",
 } as const;
 
 /** A stream definition: a JetStream StreamConfig with at least name and subjects. */

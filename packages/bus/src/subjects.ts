@@ -6,6 +6,8 @@ export const Stage = {
   Processor: "processor",
   Enricher: "enricher",
   LakeWriter: "lake-writer",
+  /** The CDC source (`apps/cdc`): changes whose values it could not convert. */
+  Cdc: "cdc",
 } as const;
 
 /** One of {@link Stage}. */

@@ -159,7 +159,7 @@ describe("listDeadLetters", () => {
     const error = await list(t, { stage: "loader" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BusError);
     expect((error as BusError).message).toBe(
-      'unknown stage "loader": use one of collector, processor, enricher, lake-writer',
+      'unknown stage "loader": use one of collector, processor, enricher, lake-writer, cdc',
     );
     await t.close();
   });

@@ -1,5 +1,7 @@
 export type { AvroSchema, AvroType } from "./avro-type.js";
 export { createAvroType, describeType, normalizedSchema } from "./avro-type.js";
+export type { CdcAttribute } from "./cdc-record.js";
+export { CDC_ATTRIBUTE, ChangeField, ChangeOp, cdcKeyOf } from "./cdc-record.js";
 export type { CompatibilityResult } from "./compatibility.js";
 export { CompatibilityMode, checkCompatibility, isCompatibilityMode } from "./compatibility.js";
 export type { DatasetDefinition, DatasetRegistration, DatasetSettings } from "./datasets.js";

@@ -1,5 +1,6 @@
 import { test } from "vitest";
 import { type NatsServer, startNatsServer } from "./nats-server.js";
+import { type PostgresServer, startPostgres } from "./postgres.js";
 import { type PubSubEmulator, startPubSubEmulator } from "./pubsub-emulator.js";
 
 /**
@@ -35,6 +36,26 @@ export const pubsubTest = natsTest.extend<{ pubsub: PubSubEmulator }>({
         await use(emulator);
       } finally {
         await emulator.stop();
+      }
+    },
+    { scope: "worker" },
+  ],
+});
+
+/**
+ * {@link natsTest} with a `postgres` fixture too: one throwaway PostgreSQL cluster per worker
+ * (`wal_level=logical`), started by the first test that asks for it. Give each test its own tables,
+ * publications and replication slots.
+ */
+export const postgresTest = natsTest.extend<{ postgres: PostgresServer }>({
+  postgres: [
+    // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this destructuring
+    async ({}, use) => {
+      const server = await startPostgres();
+      try {
+        await use(server);
+      } finally {
+        await server.stop();
       }
     },
     { scope: "worker" },

@@ -5,6 +5,8 @@ export type { ManagedProcess, ProcessOptions } from "./managed-process.js";
 export { ProcessError, startProcess } from "./managed-process.js";
 export type { NatsServer, NatsServerOptions } from "./nats-server.js";
 export { NatsServerError, resolveNatsServerBinary, startNatsServer } from "./nats-server.js";
+export type { PostgresOptions, PostgresServer } from "./postgres.js";
+export { resolvePostgresBin, startPostgres } from "./postgres.js";
 export type { PubSubEmulator, PubSubEmulatorOptions } from "./pubsub-emulator.js";
 export { resolveGcloudBinary, startPubSubEmulator } from "./pubsub-emulator.js";
 export { findRepoRoot } from "./repo-root.js";

@@ -1,2 +1,2 @@
 // Entry point for test files only: importing vitest outside a vitest run throws.
-export { natsTest, pubsubTest } from "./fixtures.js";
+export { natsTest, postgresTest, pubsubTest } from "./fixtures.js";

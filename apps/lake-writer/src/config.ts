@@ -46,6 +46,8 @@ const lakeWriterEnv = commonEnv
     INLET_WRITER_DUCKDB_THREADS: positiveInt(1, 256),
     INLET_RAW_ENABLED: bool(true),
     INLET_WRITER_DEAD_LETTERS: bool(true),
+    /** Apply the CDC stream (`lake-writer-cdc`) to the CDC datasets' tables. */
+    INLET_WRITER_CDC: bool(true),
     INLET_RAW_FLUSH_MS: durationMs(1_000),
     INLET_WRITER_COMPACT_INTERVAL_MS: durationMs(10 * 60_000),
     INLET_WRITER_COMPACT_MIN_FILES: positiveInt(20),

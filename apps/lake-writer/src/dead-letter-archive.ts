@@ -3,7 +3,13 @@ import { type DeadLetterProgress, DlqKind, deadLetterInfo, Header } from "@inlet
 import { type AvroSchema, type CuratedRow, type CuratedTable, LakeError, LakeErrorCode } from "@inlet/lake";
 import { DEAD_LETTERS_DATASET } from "@inlet/schema";
 import { type Logger, traceIdFromTraceparent } from "@inlet/telemetry";
-import { type Consumer, DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import {
+  type Consumer,
+  DeliverPolicy,
+  type JetStreamClient,
+  JetStreamError,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { FlushReason } from "./micro-batch.js";
 import { type WriterGauges, type WriterMetrics, Zone } from "./writer-metrics.js";
@@ -210,6 +216,9 @@ export class DeadLetterArchive implements WriterGauges {
       for await (const msg of messages) this.#hold(msg);
     } catch (err) {
       await this.#dropConsumer();
+      // The pull's bytes are used up: the fetch is over, not failed (the next one starts after the
+      // last letter held).
+      if (isByteLimitReached(err)) return;
       throw err;
     } finally {
       this.#stopFetch = undefined;
@@ -385,4 +394,16 @@ function parseEventBody(data: Uint8Array): EventBody | undefined {
   } catch {
     return undefined;
   }
+}
+
+// A pull by bytes ends with a 409 once its bytes are used up, after delivering what fitted:
+// "batch completed", or "message size exceeds maxbytes" when the next message does not fit what is
+// left. nats.js's fetch throws it; it is the end of the fetch.
+function isByteLimitReached(error: unknown): boolean {
+  // (JetStreamStatusError, which carries the code, is not exported by @nats-io/jetstream.)
+  return (
+    error instanceof JetStreamError &&
+    (error as JetStreamError & { code?: unknown }).code === 409 &&
+    /exceeds maxbytes|batch completed/i.test(error.message)
+  );
 }

@@ -21,6 +21,7 @@ import {
   type SchemaRegistry,
 } from "@inlet/schema";
 import type { Logger, Meter, Tracer } from "@inlet/telemetry";
+import { CDC_MAX_ACK_PENDING, CdcWriter } from "./cdc-writer.js";
 import type { LakeWriterConfig } from "./config.js";
 import { CuratedWriter } from "./curated-writer.js";
 import {
@@ -66,6 +67,8 @@ export interface LakeWriter {
   readonly maintenance: TableMaintenance | undefined;
   /** The copy of the DLQ stream into the `dead_letters` table, when enabled (after `start()`). */
   readonly deadLetters: DeadLetterArchive | undefined;
+  /** The CDC stream applied to the CDC datasets' tables, when enabled (after `start()`). */
+  readonly cdc: CdcWriter | undefined;
 }
 
 // A fetch waits this long for frames when the stream is idle; stop() waits for it at most this long.
@@ -106,6 +109,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
   let parquet: ParquetWriter | undefined;
   let maintenance: TableMaintenance | undefined;
   let archive: DeadLetterArchive | undefined;
+  let cdc: CdcWriter | undefined;
   let http: ServiceHttp | undefined;
   let stopping = false;
   let stopped: Promise<void> | undefined;
@@ -231,6 +235,48 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
   };
 
   // The raw zone is off: INGEST must not keep every frame for a `raw-writer` nobody reads.
+  const startCdc = async (writer: ParquetWriter): Promise<CdcWriter> => {
+    const stream = streamName(StreamName.Cdc, prefix);
+    const durable = DurableName.LakeWriterCdc;
+    await ensureConsumer(bus.jsm, stream, {
+      durable,
+      filterSubjects: [subjects.all.cdc],
+      maxAckPending: Math.min(maxAckPending, CDC_MAX_ACK_PENDING),
+      ackWaitMs: config.INLET_WRITER_ACK_WAIT_MS,
+      maxDeliver: -1,
+      description: "lake-writer: changes of the CDC source applied to their tables",
+    });
+    const started = new CdcWriter({
+      consumer: await bus.js.consumers.get(stream, durable),
+      jsm: bus.jsm,
+      stream,
+      durable,
+      registry,
+      openTable: (schema, key) => {
+        maintenance?.add(schema.dataset, durable);
+        return CuratedTable.open({
+          lakeDir: config.INLET_LAKE_DIR,
+          dataset: schema.dataset,
+          avroSchema: schema.schema,
+          schemaVersion: schema.version,
+          partitionBy: PartitionBy.None,
+          appId: durable,
+          primaryKey: key,
+          writer,
+        });
+      },
+      deadLetters,
+      flushMs: config.INLET_WRITER_FLUSH_MS,
+      maxBytes: config.INLET_WRITER_MAX_BYTES,
+      ackWaitMs: config.INLET_WRITER_ACK_WAIT_MS,
+      fetchExpiresMs: FETCH_EXPIRES_MS,
+      logger,
+      metrics,
+    });
+    started.start();
+    return started;
+  };
+
   const deleteRawConsumer = async (): Promise<void> => {
     const stream = streamName(StreamName.Ingest, prefix);
     if ((await deleteConsumerIfExists(bus.jsm, stream, DurableName.RawWriter)) === "deleted")
@@ -253,6 +299,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
     if (stopping || bus.nc.isClosed()) return false;
     if (config.INLET_RAW_ENABLED && !raw?.running) return false;
     if (config.INLET_WRITER_DEAD_LETTERS && !archive?.running) return false;
+    if (config.INLET_WRITER_CDC && !cdc?.running) return false;
     return curated.size > 0 ? [...curated.values()].every((w) => w.running) : raw !== undefined;
   };
 
@@ -265,6 +312,9 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
     },
     get deadLetters() {
       return archive;
+    },
+    get cdc() {
+      return cdc;
     },
     curated,
     async start() {
@@ -308,6 +358,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
       });
       maintenance.start();
       if (config.INLET_WRITER_DEAD_LETTERS) archive = await startArchive(parquet);
+      if (config.INLET_WRITER_CDC) cdc = await startCdc(parquet);
       if (config.INLET_RAW_ENABLED) raw = await startRaw();
       else await deleteRawConsumer();
       logger.info(
@@ -315,6 +366,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
           datasets: datasets.map((d) => d.name),
           raw: config.INLET_RAW_ENABLED,
           deadLetters: config.INLET_WRITER_DEAD_LETTERS,
+          cdc: config.INLET_WRITER_CDC,
           bounds,
         },
         "lake-writer running",
@@ -327,6 +379,7 @@ export function createLakeWriter(deps: LakeWriterDeps): LakeWriter {
           ...[...curated.values()].map((w) => w.stop()),
           raw?.stop(),
           archive?.stop(),
+          cdc?.stop(),
           maintenance?.stop(),
         ]);
         for (const r of results)

@@ -53,10 +53,12 @@ export class TableMaintenance {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #serial = new Serial();
   readonly #pending = new Set<MaintenanceJob>();
+  readonly #tables: Map<string, string>;
   #stopping = false;
 
   private constructor(options: TableMaintenanceOptions, writer: ParquetWriter) {
     this.#o = options;
+    this.#tables = new Map(options.tables.map((t) => [t.dataset, t.appId]));
     this.#log = options.logger.child({ component: "maintenance" });
     this.#writer = writer;
   }
@@ -80,6 +82,11 @@ export class TableMaintenance {
       },
       "table maintenance scheduled",
     );
+  }
+
+  /** Keeps `dataset`'s table in shape too (a table the writer learnt of while running: a CDC table). */
+  add(dataset: string, appId: string): void {
+    this.#tables.set(dataset, appId);
   }
 
   /** Runs a job over every table now, after the jobs already queued. */
@@ -106,7 +113,7 @@ export class TableMaintenance {
   }
 
   async #runJob(job: MaintenanceJob): Promise<void> {
-    for (const { dataset, appId } of this.#o.tables) {
+    for (const [dataset, appId] of this.#tables) {
       if (this.#stopping) return;
       const tableDir = curatedTableDir(this.#o.lakeDir, dataset);
       if (!(await exists(deltaLogDir(tableDir)))) continue; // nothing committed yet

@@ -10,6 +10,7 @@ import {
 } from "@inlet/bus";
 import { curatedTableDir, readDeltaSnapshot } from "@inlet/lake";
 import { DEAD_LETTERS_DATASET } from "@inlet/schema";
+import { createLogger } from "@inlet/telemetry";
 import { startNatsServer, uniqueName, waitFor } from "@inlet/testing";
 import { natsTest } from "@inlet/testing/vitest";
 import { headers } from "@nats-io/nats-core";
@@ -185,6 +186,38 @@ describe("the dead_letters table", () => {
     } finally {
       for (const writer of writers) await writer.stop();
     }
+  });
+
+  test("reads a backlog larger than one pull without counting a failed fetch", async ({ harness }) => {
+    // 1,200 letters of about 3 kB: several pulls, each ending with a 409 once its bytes are used up
+    // ("batch completed", "message size exceeds maxbytes"): the end of a fetch, not a failure.
+    const letters = new DeadLetters(harness.bus.js, { subjects: harness.subjects });
+    let last = 0;
+    for (let i = 0; i < 1_200; i++) {
+      const ack = await letters.event({
+        stage: "collector",
+        dataset: "orders",
+        code: "SCHEMA_MISMATCH",
+        reason: `letter ${i}`,
+        eventId: `big-${i}`,
+        event: { item: "x".repeat(3_000), i },
+      });
+      last = ack.seq;
+    }
+    const lines: string[] = [];
+    const log = createLogger({
+      service: "lake-writer-test",
+      level: "warn",
+      destination: { write: (line: string) => void lines.push(line) },
+    });
+    const writer = await harness.startWriter({}, log);
+    await waitFor(() => writer.deadLetters!.committedSeq >= last, {
+      timeoutMs: 20_000,
+      message: "every letter archived (a pull ending on its bytes once stalled the archive for good)",
+    });
+    expect((await deadLetterRows(harness)).length).toBe(1_200);
+    expect(lines.filter((l) => l.includes("reading the dead-letter stream failed"))).toEqual([]);
+    await writer.stop();
   });
 
   test("is not written when the archive is off", async ({ harness }) => {

@@ -25,7 +25,14 @@ import {
   registerDatasets,
   SchemaRegistry,
 } from "@inlet/schema";
-import { createLogger, initMetrics, type LoggerOptions, type Metrics, trace } from "@inlet/telemetry";
+import {
+  createLogger,
+  initMetrics,
+  type Logger,
+  type LoggerOptions,
+  type Metrics,
+  trace,
+} from "@inlet/telemetry";
 import { uniqueName } from "@inlet/testing";
 import { natsTest } from "@inlet/testing/vitest";
 import type { JsMsg } from "@nats-io/jetstream";
@@ -161,8 +168,8 @@ export class Harness {
     });
   }
 
-  /** Starts a lake-writer on its own connection; `env` overrides the test defaults. */
-  async startWriter(env: Env = {}): Promise<LakeWriter> {
+  /** Starts a lake-writer on its own connection; `env` overrides the test defaults, `log` the silent logger. */
+  async startWriter(env: Env = {}, log: Logger = logger): Promise<LakeWriter> {
     const config = loadConfig({
       INLET_LAKE_DIR: this.lakeDir,
       INLET_LAKE_WRITER_PORT: "0",
@@ -179,7 +186,7 @@ export class Harness {
       bus,
       registry,
       datasets: testDatasets(),
-      logger,
+      logger: log,
       tracer: trace.getTracer("lake-writer-test"),
       meter: metrics.meter,
       metricsHandler: metrics.handler,

@@ -153,7 +153,10 @@ describe("raw zone", () => {
     await writer.stop();
 
     expect(mostHeld).toBeGreaterThan(1); // frames wait for their flush together
-    expect(mostHeld).toBeLessThanOrEqual(8);
+    // The writer holds at most 8 frames. The server's count may also include the last flushed
+    // batch (half the bound: 4 frames), whose acks it has not processed yet when the next frames go
+    // out: acks are not awaited, and a busy machine delays them (seen once in CI: 11).
+    expect(mostHeld).toBeLessThanOrEqual(8 + 4);
     expect((await rawRecords(harness.lakeDir, "orders")).map((r) => r._event_id).sort()).toEqual(
       [...sent].sort(),
     );

@@ -44,6 +44,16 @@ if [[ -z "$gcloud_bin" || ! -d "$(dirname "$(readlink -f "$gcloud_bin")")/../pla
   printf '\033[1;33m!\033[0m the Pub/Sub emulator (gcloud beta emulators pubsub) is missing: the collector'"'"'s Pub/Sub tests will fail\n' >&2
 fi
 
+# The CDC source's tests run a throwaway PostgreSQL cluster (initdb, postgres: Debian's postgresql
+# package, which such machines come with); nothing here installs it.
+pg_found=""
+for pg_dir in ${INLET_PG_BIN:-} $(command -v initdb >/dev/null && dirname "$(command -v initdb)") /usr/lib/postgresql/*/bin; do
+  if [[ -x "$pg_dir/initdb" && -x "$pg_dir/postgres" ]]; then pg_found="$pg_dir"; break; fi
+done
+if [[ -z "$pg_found" ]]; then
+  printf '\033[1;33m!\033[0m PostgreSQL (initdb, postgres) is missing: the CDC source'"'"'s tests will fail, and ./inlet up runs without CDC\n' >&2
+fi
+
 stamp=".tools/install.stamp"
 want="$( (cat package.json pnpm-lock.yaml */*/package.json 2>/dev/null || true) | sha1sum | cut -c1-40)"
 if [[ ! -d node_modules || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then

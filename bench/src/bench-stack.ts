@@ -24,6 +24,8 @@ export interface BenchStackOptions {
   profileDir?: string;
   /** Extra environment for every service. */
   env?: Record<string, string>;
+  /** Run the CDC source too, on this database and these tables. */
+  cdc?: { databaseUrl: string; tables: string };
 }
 
 /** Starts nats-server and the five services with the bench's settings, never on the default ports. */
@@ -37,6 +39,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     enricher: await freePort(),
     lakeWriter: await freePort(),
     query: await freePort(),
+    cdc: await freePort(),
   };
   const serviceEnv: Partial<Record<ServiceName, Record<string, string>>> = {};
   if (options.profileDir !== undefined) {
@@ -60,6 +63,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
         ...options.env,
       },
       serviceEnv,
+      ...(options.cdc === undefined ? {} : { cdc: options.cdc }),
     });
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
@@ -70,7 +74,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     monitorUrl: `http://127.0.0.1:${ports.natsMonitor}`,
     pids() {
       const out: Record<string, number> = {};
-      for (const name of SERVICE_ORDER) out[name] = stack.process(name).pid;
+      for (const name of stack.services) out[name] = stack.process(name).pid;
       out["nats-server"] = stack.process("nats").pid;
       return out;
     },

@@ -8,6 +8,7 @@ export const Figure = {
   E2e: "e2e",
   Memory: "memory",
   Freshness: "freshness",
+  Cdc: "cdc",
   Query: "query",
 } as const;
 
@@ -60,6 +61,9 @@ export interface BenchOptions {
   transport: Transport;
   /** Rows of the query figure's table. */
   queryRows: number;
+  /** Rows of the CDC figure's source table, and the updates it drains. */
+  cdcTableRows: number;
+  cdcChanges: number;
 }
 
 /** Thrown for a bad command line. */
@@ -138,6 +142,8 @@ export function parseOptions(argv: readonly string[], rootDir: string): BenchOpt
     serviceEnv: parseEnvPairs(values.env ?? []),
     transport,
     queryRows: quick ? 2_000_000 : 10_000_000,
+    cdcTableRows: quick ? 20_000 : 50_000,
+    cdcChanges: quick ? 50_000 : 200_000,
   };
 }
 

@@ -12,6 +12,8 @@ export interface Ceilings {
    * context for the writer figure, not the ceiling of its target.
    */
   parquet_curated_events_per_s: number | null;
+  /** PostgreSQL's replication slot read by `pg-logical-replication` alone: the CDC figure's backlog, changes/s. */
+  cdc_read_per_s: number | null;
 }
 
 /** Inlet's figures. */
@@ -32,6 +34,8 @@ export interface InletFigures {
   query_api_ms: number | null;
   query_duckdb_ms: number | null;
   json_rows_per_s: number | null;
+  /** A slot's backlog of updates from the CDC source's start to the last one queryable in the lake, changes/s. */
+  cdc_changes_per_s: number | null;
 }
 
 /**
@@ -247,6 +251,7 @@ export function renderMarkdown(r: BenchResults, previous?: BenchResults): string
     `| bus: consume, ack each | ${fmt(c.bus_consume_per_s)} msg/s |`,
     `| parquet: DuckDB NDJSON → ZSTD Parquet | ${fmt(c.parquet_events_per_s)} events/s |`,
     `| parquet, on the rows the writer figure writes (enriched, with ids; context, not a target's ceiling) | ${fmt(c.parquet_curated_events_per_s)} events/s |`,
+    `| cdc: a PostgreSQL slot's backlog read by the replication library alone | ${fmt(c.cdc_read_per_s)} changes/s |`,
     "",
     "## Inlet",
     "",
@@ -264,6 +269,8 @@ export function renderMarkdown(r: BenchResults, previous?: BenchResults): string
     `| query: group-by through the API | ${fmt(f.query_api_ms, 1)} ms |`,
     `| query: same group-by, DuckDB in-process | ${fmt(f.query_duckdb_ms, 1)} ms |`,
     `| query: 100k-row JSON result through the API | ${fmt(f.json_rows_per_s)} rows/s |`,
+    `| cdc: the same backlog, CDC source start → last change queryable in the lake (merged by key) | ${fmt(f.cdc_changes_per_s)} changes/s |`,
+    `| cdc ÷ the slot read alone (context, not a target) | ${fmt(ratio(f.cdc_changes_per_s, c.cdc_read_per_s), 2)} × |`,
     "",
     ...writerCpuSection(r),
   ];

@@ -7,6 +7,7 @@ import { SERVICE_ORDER } from "@inlet/dev";
 import { findRepoRoot } from "@inlet/testing";
 import { type BenchStack, startBenchStack } from "./bench-stack.js";
 import { measureBusCeiling } from "./bus-ceiling.js";
+import { measureCdc } from "./cdc.js";
 import { summarizeProfiles, writeProfileSummary } from "./cpu-profile.js";
 import { curatedLines, loadCuratedShape } from "./curated-events.js";
 import { measureE2e, waitForDrain } from "./e2e.js";
@@ -66,6 +67,7 @@ async function main(): Promise<number> {
     bus_message_bytes: null,
     parquet_events_per_s: null,
     parquet_curated_events_per_s: null,
+    cdc_read_per_s: null,
   };
   const inlet: InletFigures = {
     e2e_events_per_s: null,
@@ -81,6 +83,7 @@ async function main(): Promise<number> {
     query_api_ms: null,
     query_duckdb_ms: null,
     json_rows_per_s: null,
+    cdc_changes_per_s: null,
   };
   // Without the output paths: committed results hold no machine paths.
   const { outDir: _out, profileDir: _profiles, ...settings } = o;
@@ -209,6 +212,24 @@ async function main(): Promise<number> {
         phase.done("stack stopped");
       }
     }
+  }
+
+  if (wants(Figure.Cdc)) {
+    await attempt("cdc", async (phase) => {
+      const cdc = await measureCdc(
+        rootDir,
+        { tableRows: o.cdcTableRows, changes: o.cdcChanges, env: o.serviceEnv },
+        phase,
+      );
+      ceilings.cdc_read_per_s = cdc.readPerS;
+      inlet.cdc_changes_per_s = cdc.changesPerS;
+      details.cdc = cdc;
+      if (!cdc.converged) throw new Error("the lake's table does not equal the source table after the drain");
+      return (
+        `${count(cdc.changesPerS)} changes/s into the lake (${count(cdc.changes)} in ${cdc.seconds} s, ${cdc.commits} commits) · ` +
+        `the slot read alone ${count(cdc.readPerS)} changes/s · peak RSS cdc ${cdc.peakRssMb.cdc ?? "–"} MB, lake-writer ${cdc.peakRssMb.lakeWriter ?? "–"} MB`
+      );
+    });
   }
 
   if (wants(Figure.Query)) {

@@ -55,7 +55,7 @@ dead letters, on the bus (each also takes --format table|json):
                        the collector (validated again); a replayed letter leaves the DLQ
                        once the lake's dead_letters table holds its copy
       --nats <url>       the NATS server (default $INLET_NATS_URL, else ${DEFAULT_NATS_URL})
-      --stage <s>        only letters of this stage (collector, processor, enricher, lake-writer)
+      --stage <s>        only letters of this stage (collector, processor, enricher, lake-writer, cdc)
       --dataset <ds>     only letters of this dataset
       --code <code>      only letters with this error code
       --seq <n|a-b>      only the letter at DLQ sequence n, or those from a to b

@@ -206,7 +206,7 @@ describe("inlet dlq", () => {
     const stage = await inlet(["dlq", "replay", "--stage", "loader"]);
     expect(stage.code).toBe(2);
     expect(stage.stderr).toMatch(
-      /^inlet: unknown stage "loader"; expected one of collector, processor, enricher, lake-writer\n/,
+      /^inlet: unknown stage "loader"; expected one of collector, processor, enricher, lake-writer, cdc\n/,
     );
 
     const sub = await inlet(["dlq", "purge"]);

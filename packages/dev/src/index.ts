@@ -2,6 +2,7 @@ export type { DemoProducerOptions, DemoProducerStats } from "./producer.js";
 export { runDemoProducer } from "./producer.js";
 export type { Stack, StackOptions, StackPorts } from "./stack.js";
 export {
+  ALL_SERVICES,
   DEFAULT_PORTS,
   natsLaunchEnv,
   SERVICE_ORDER,

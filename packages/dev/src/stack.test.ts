@@ -3,14 +3,14 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { findRepoRoot } from "@inlet/testing";
 import { describe, expect, it } from "vitest";
-import { natsLaunchEnv, SERVICE_ORDER, serviceLaunchEnv, serviceNodeFlags } from "./stack.js";
+import { ALL_SERVICES, natsLaunchEnv, serviceLaunchEnv, serviceNodeFlags } from "./stack.js";
 
 const root = findRepoRoot() ?? "";
 
 // The dev stack and the bench start each service as its own `start` script and image do; these
 // read the three and compare, so a heap or allocator setting cannot change in one place only.
 describe("service launch settings", () => {
-  it.each(SERVICE_ORDER)("%s: the start script runs the same flags and environment", (name) => {
+  it.each(ALL_SERVICES)("%s: the start script runs the same flags and environment", (name) => {
     const pkg = JSON.parse(readFileSync(join(root, "apps", name, "package.json"), "utf8")) as {
       scripts: { start: string };
     };
@@ -19,7 +19,7 @@ describe("service launch settings", () => {
     expect(pkg.scripts.start.split(/\s+/).sort()).toEqual(expected.sort());
   });
 
-  it.each(SERVICE_ORDER)("%s: the image runs the same flags and environment", (name) => {
+  it.each(ALL_SERVICES)("%s: the image runs the same flags and environment", (name) => {
     const dockerfile = readFileSync(join(root, "apps", name, "Dockerfile"), "utf8");
     const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
     expect(cmd).toBeDefined();

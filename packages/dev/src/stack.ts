@@ -3,13 +3,17 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { type ExitStatus, type ManagedProcess, startProcess } from "@inlet/testing";
 
-/** The five services, in flow order: started in this order, stopped in this order. */
+/**
+ * The services: the five of the event pipeline, in flow order, and the CDC source, which runs when a
+ * PostgreSQL database is given to capture.
+ */
 export const ServiceName = {
   Collector: "collector",
   Processor: "processor",
   Enricher: "enricher",
   LakeWriter: "lake-writer",
   Query: "query",
+  Cdc: "cdc",
 } as const;
 export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
 
@@ -49,6 +53,12 @@ const HEAP_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
     "--external-memory-accounted-in-global-limit",
   ],
   query: ["--external-memory-accounted-in-global-limit"],
+  cdc: [
+    "--max-old-space-size=160",
+    "--max-semi-space-size=32",
+    "--initial-old-space-size=64",
+    "--external-memory-accounted-in-global-limit",
+  ],
 };
 
 /**
@@ -85,7 +95,7 @@ export function natsLaunchEnv(env: NodeJS.ProcessEnv = process.env): Record<stri
   return { GOMAXPROCS: String(Math.max(1, Math.floor(availableParallelism() / 2))) };
 }
 
-/** Flow order: upstream first. */
+/** The event pipeline's five services in flow order, upstream first: every stack runs them. */
 export const SERVICE_ORDER: readonly ServiceName[] = [
   ServiceName.Collector,
   ServiceName.Processor,
@@ -93,6 +103,9 @@ export const SERVICE_ORDER: readonly ServiceName[] = [
   ServiceName.LakeWriter,
   ServiceName.Query,
 ];
+
+/** Every service, the CDC source last (it runs beside the pipeline, not in its flow). */
+export const ALL_SERVICES: readonly ServiceName[] = [...SERVICE_ORDER, ServiceName.Cdc];
 
 /** Ports of one stack; the defaults are what `./inlet up` uses. */
 export interface StackPorts {
@@ -103,6 +116,7 @@ export interface StackPorts {
   enricher: number;
   lakeWriter: number;
   query: number;
+  cdc: number;
 }
 
 /** Default ports: NATS 4222 (monitor 8222), collector 8080, query 8082, the rest 809x. */
@@ -114,6 +128,7 @@ export const DEFAULT_PORTS: StackPorts = {
   enricher: 8092,
   lakeWriter: 8093,
   query: 8082,
+  cdc: 8094,
 };
 
 /** How to start a stack. */
@@ -135,11 +150,18 @@ export interface StackOptions {
   logDir?: string;
   /** nats-server binary (default `$INLET_NATS_SERVER` or `<rootDir>/.tools/nats/nats-server`). */
   natsServer?: string;
+  /**
+   * Run the CDC source too, on this database and these tables (`INLET_CDC_DATABASE_URL`,
+   * `INLET_CDC_TABLES`); started after the pipeline, stopped first.
+   */
+  cdc?: { databaseUrl: string; tables: string };
 }
 
-/** A running stack: nats-server and the five services as separate processes. */
+/** A running stack: nats-server and the five services (and the CDC source) as separate processes. */
 export interface Stack {
   readonly natsUrl: string;
+  /** The services it runs: {@link SERVICE_ORDER}, then `cdc` when it was asked for. */
+  readonly services: readonly ServiceName[];
   readonly collectorUrl: string;
   readonly queryUrl: string;
   readonly ports: StackPorts;
@@ -152,7 +174,7 @@ export interface Stack {
   start(name: ServiceName | "nats"): Promise<void>;
   /** Stops one service with SIGTERM (SIGKILL after the timeout); resolves with how it exited. */
   stopService(name: ServiceName | "nats"): Promise<ExitStatus | undefined>;
-  /** Stops every service in flow order, then nats-server. */
+  /** Stops the CDC source, every service in flow order, then nats-server. */
   stop(): Promise<void>;
 }
 
@@ -176,7 +198,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     enricher: ports.enricher,
     "lake-writer": ports.lakeWriter,
     query: ports.query,
+    cdc: ports.cdc,
   };
+  const services: readonly ServiceName[] = options.cdc === undefined ? SERVICE_ORDER : ALL_SERVICES;
   const url = (name: ServiceName) => `http://127.0.0.1:${servicePort[name]}`;
 
   const common: Record<string, string> = {
@@ -188,6 +212,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     INLET_ENRICHER_PORT: String(ports.enricher),
     INLET_LAKE_WRITER_PORT: String(ports.lakeWriter),
     INLET_QUERY_PORT: String(ports.query),
+    INLET_CDC_PORT: String(ports.cdc),
+    ...(options.cdc === undefined
+      ? {}
+      : { INLET_CDC_DATABASE_URL: options.cdc.databaseUrl, INLET_CDC_TABLES: options.cdc.tables }),
     ...options.env,
   };
 
@@ -216,6 +244,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     enricher: () => launchService("enricher"),
     "lake-writer": () => launchService("lake-writer"),
     query: () => launchService("query"),
+    cdc: () => launchService("cdc"),
   };
 
   async function launch(
@@ -255,17 +284,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
   const stopService = async (name: ServiceName | "nats") => running.get(name)?.stop();
 
+  // The source first, then the pipeline in flow order: each stage finishes what its upstream sent.
+  const stopOrder: readonly ServiceName[] =
+    options.cdc === undefined ? SERVICE_ORDER : [ServiceName.Cdc, ...SERVICE_ORDER];
   try {
     await start("nats");
-    for (const name of SERVICE_ORDER) await start(name);
+    for (const name of services) await start(name);
   } catch (err) {
-    for (const name of [...SERVICE_ORDER].reverse()) await stopService(name).catch(() => {});
+    for (const name of [...services].reverse()) await stopService(name).catch(() => {});
     await stopService("nats").catch(() => {});
     throw err;
   }
 
   return {
     natsUrl,
+    services,
     collectorUrl: url("collector"),
     queryUrl: url("query"),
     ports,
@@ -279,7 +312,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     start,
     stopService,
     async stop() {
-      for (const name of SERVICE_ORDER) await stopService(name).catch(() => {});
+      for (const name of stopOrder) await stopService(name).catch(() => {});
       await stopService("nats");
     },
   };

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createGenerator, type DemoDataset, TimestampFormat } from "@inlet/demo";
 import { findRepoRoot, freePort, waitFor } from "@inlet/testing";
-import { SERVICE_ORDER, type ServiceName, type Stack, startStack } from "../src/stack.js";
+import type { ServiceName, Stack } from "../src/stack.js";
+import { startStack } from "../src/stack.js";
 
 /** The demo datasets the pipeline carries. */
 export const DATASETS = [
@@ -36,6 +37,7 @@ export interface TestStack {
 export async function startTestStack(
   env: Record<string, string>,
   serviceEnv: Partial<Record<ServiceName, Record<string, string>>> = {},
+  cdc?: { databaseUrl: string; tables: string },
 ): Promise<TestStack> {
   const rootDir = findRepoRoot() ?? process.cwd();
   const workDir = await mkdtemp(join(tmpdir(), "inlet-e2e-"));
@@ -43,6 +45,7 @@ export async function startTestStack(
     rootDir,
     natsStoreDir: join(workDir, "nats"),
     lakeDir: join(workDir, "lake"),
+    logDir: join(workDir, "logs"),
     ports: {
       nats: await freePort(),
       natsMonitor: await freePort(),
@@ -51,16 +54,18 @@ export async function startTestStack(
       enricher: await freePort(),
       lakeWriter: await freePort(),
       query: await freePort(),
+      cdc: await freePort(),
     },
     env: { INLET_LOG_LEVEL: "warn", ...env },
     serviceEnv,
+    ...(cdc === undefined ? {} : { cdc }),
   });
   return {
     stack,
     workDir,
     async close() {
       await stack.stop();
-      // INLET_E2E_KEEP=1 keeps the NATS store and the lake for a look after a failure.
+      // INLET_E2E_KEEP=1 keeps the NATS store, the lake and the services' logs for a look after a failure.
       if (process.env.INLET_E2E_KEEP) console.info(`kept ${workDir}`);
       else await rm(workDir, { recursive: true, force: true });
     },
@@ -156,7 +161,7 @@ export async function waitForDrained(
 
 /** The last lines each process of the stack printed. */
 export function serviceLogs(stack: Stack): string {
-  const names: (ServiceName | "nats")[] = ["nats", ...SERVICE_ORDER];
+  const names: (ServiceName | "nats")[] = ["nats", ...stack.services];
   return names.map((name) => `--- ${name}\n${stack.process(name).logs()}`).join("\n");
 }
 

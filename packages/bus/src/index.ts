@@ -62,6 +62,8 @@ export { collectorFrameId, stageFrameId } from "./frame-id.js";
 export { DlqKind, Header } from "./headers.js";
 export type { BusLogger } from "./logger.js";
 export { silentLogger } from "./logger.js";
+export type { PerSchemaOptions } from "./per-schema.js";
+export { PerSchema } from "./per-schema.js";
 export type { FrameToPublish, PublishOptions } from "./publisher.js";
 export { publishFrame, publishWithRetry } from "./publisher.js";
 export { Semaphore } from "./semaphore.js";

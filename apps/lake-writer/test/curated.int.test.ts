@@ -2,10 +2,10 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DlqKind, DurableName, Header, publishFrame } from "@inlet/bus";
 import { curatedTableDir, deltaCommitFileName, deltaLogDir } from "@inlet/lake";
-import { SchemaErrorCode } from "@inlet/schema";
+import { createAvroType, SchemaErrorCode } from "@inlet/schema";
 import { uniqueName, waitFor } from "@inlet/testing";
 import { describe, expect } from "vitest";
-import { TRACE_ID, TRACEPARENT, harnessTest as test } from "./harness.js";
+import { PAYMENTS_V1, TRACE_ID, TRACEPARENT, harnessTest as test } from "./harness.js";
 
 const durable = DurableName.lakeWriter("orders");
 
@@ -54,6 +54,46 @@ describe("curated writer", () => {
       .map((line) => JSON.parse(line) as { txn?: { appId: string; version: number } })
       .filter((a) => a.txn !== undefined);
     expect(txns.map((a) => a.txn)).toEqual([expect.objectContaining({ appId: durable, version: lastSeq })]);
+  });
+
+  test("writes Avro decimals as exact DECIMAL columns, past what a double holds", async ({ harness }) => {
+    const writer = await harness.startWriter({ INLET_WRITER_DATASETS: "payments" });
+    const type = createAvroType(PAYMENTS_V1);
+    const ts = Date.UTC(2024, 2, 1);
+    const payments = [
+      { amount: "123456789012345678901234567890123456.78", rate: "0.000001" },
+      { amount: "0.10", rate: null },
+      { amount: "-0.20", rate: "-999999.999999" },
+    ];
+    const { seq } = await publishFrame(harness.bus.js, harness.subjects.curated("payments"), {
+      events: payments.map((p, i) => ({
+        id: `pay-${i}`,
+        ingestedAt: ts,
+        payload: type.toBuffer({ ts, ...p }),
+      })),
+      schemaId: "payments@1",
+      msgId: uniqueName("frame"),
+    });
+    await waitFor(() => (writer.curated.get("payments")?.committedSeq ?? 0) >= seq, {
+      message: "the commit",
+    });
+
+    const rows = await harness.rows(
+      "payments",
+      "_event_id",
+      "_event_id, typeof(amount) AS amount_type, typeof(rate) AS rate_type, amount::VARCHAR AS amount, rate::VARCHAR AS rate",
+    );
+    expect(rows).toEqual(
+      payments.map((p, i) => ({
+        _event_id: `pay-${i}`,
+        amount_type: "DECIMAL(38,2)",
+        rate_type: "DECIMAL(12,6)",
+        ...p,
+      })),
+    );
+    // Sums stay exact: 0.10 - 0.20 in doubles is -0.1 only by rounding.
+    const [sum] = await harness.rows("payments", "1", "sum(amount)::VARCHAR AS total");
+    expect(sum).toEqual({ total: "123456789012345678901234567890123456.68" });
   });
 
   test("flushes by the row bound before the interval, and the rest on stop", async ({ harness }) => {

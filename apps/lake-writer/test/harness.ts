@@ -70,7 +70,25 @@ export interface Order {
   coupon?: string | null;
 }
 
-/** The test datasets: `orders` (two versions) and `visits` (one). */
+/** A dataset of exact amounts: Avro decimals, bytes and fixed. */
+export const PAYMENTS_V1: AvroSchema = {
+  type: "record",
+  name: "payments",
+  fields: [
+    { name: "ts", type: { type: "long", logicalType: "timestamp-millis" } },
+    { name: "amount", type: { type: "bytes", logicalType: "decimal", precision: 38, scale: 2 } },
+    {
+      name: "rate",
+      type: [
+        "null",
+        { type: "fixed", name: "Rate", size: 8, logicalType: "decimal", precision: 12, scale: 6 },
+      ],
+      default: null,
+    },
+  ],
+} as AvroSchema;
+
+/** The test datasets: `orders` (two versions), `visits` and `payments` (one each). */
 export function testDatasets(): DatasetDefinition[] {
   return [
     {
@@ -97,6 +115,11 @@ export function testDatasets(): DatasetDefinition[] {
           },
         },
       ],
+    },
+    {
+      name: "payments",
+      settings: { eventTimeField: "ts", partitionBy: "event_date" },
+      versions: [{ version: 1, schema: PAYMENTS_V1 }],
     },
   ];
 }
@@ -227,8 +250,8 @@ export class Harness {
     return ack.seq;
   }
 
-  /** The rows of a dataset's curated table, read with DuckDB over its current Delta snapshot. */
-  async rows(dataset = "orders", orderBy = "_event_id"): Promise<Record<string, unknown>[]> {
+  /** The rows of a dataset's curated table (`select` of each), read with DuckDB over its current Delta snapshot. */
+  async rows(dataset = "orders", orderBy = "_event_id", select = "*"): Promise<Record<string, unknown>[]> {
     const snapshot = await readDeltaSnapshot(curatedTableDir(this.lakeDir, dataset));
     if (snapshot === undefined) return [];
     const instance = await DuckDBInstance.create(":memory:");
@@ -236,7 +259,7 @@ export class Harness {
     try {
       await connection.run("SET TimeZone = 'UTC'");
       const reader = await connection.runAndReadAll(
-        `SELECT * FROM (${snapshotScanSql(snapshot)}) ORDER BY ${orderBy}`,
+        `SELECT ${select} FROM (${snapshotScanSql(snapshot)}) ORDER BY ${orderBy}`,
       );
       return reader.getRowObjectsJS() as Record<string, unknown>[];
     } finally {

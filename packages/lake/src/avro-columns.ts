@@ -1,5 +1,5 @@
 import type { Schema } from "avsc";
-import { ColumnKind } from "./column-kind.js";
+import { ColumnKind, type DecimalKind, decimalKind } from "./column-kind.js";
 import { LakeErrorCode, LakeSchemaError } from "./errors.js";
 
 /** An Avro schema as JSON (the contents of an `.avsc` file). */
@@ -32,7 +32,8 @@ const PRIMITIVE_KINDS: Readonly<Record<string, ColumnKind>> = {
  * The columns of a dataset's Avro record schema. Mapping (kind → Delta / DuckDB type):
  * string, enum → string / VARCHAR; int → integer / INTEGER; long → long / BIGINT;
  * long + timestamp-millis or timestamp-micros → timestamp / TIMESTAMP WITH TIME ZONE;
- * int + date → date / DATE; float, double, boolean as themselves; bytes, fixed → binary / BLOB;
+ * int + date → date / DATE; bytes or fixed + decimal → decimal(p,s) / DECIMAL(p,s) (the values
+ * text, see {@link DecimalKind}); float, double, boolean as themselves; bytes, fixed → binary / BLOB;
  * `["null", T]` → T, nullable. Records, arrays, maps and unions of several non-null types are
  * stored as their JSON text (string / VARCHAR): readable by any engine, queryable with DuckDB's
  * JSON functions, with no nested-schema evolution to manage.
@@ -96,6 +97,17 @@ function resolve(
     };
   }
   if (base === "int" && logical === "date") return { kind: ColumnKind.Date, nullable: false };
+  if ((base === "bytes" || base === "fixed") && logical === "decimal") {
+    if (base === "fixed") register(type, namespace, named);
+    try {
+      return { kind: decimalKind(Number(type.precision), Number(type.scale ?? 0)), nullable: false };
+    } catch (error) {
+      throw new LakeSchemaError(
+        `field "${field}": ${(error as Error).message}`,
+        LakeErrorCode.UnsupportedType,
+      );
+    }
+  }
   if (base === "record" || base === "error" || base === "enum" || base === "fixed") {
     register(type, namespace, named);
     return { kind: namedKind(type), nullable: false };

@@ -15,7 +15,7 @@ import { MS_PER_DAY } from "./paths.js";
 /**
  * What a column holds, as the Parquet writer sees it. One table below says, for each kind, how a JS
  * value is staged in DuckDB, which SQL turns it into the stored column, and the DuckDB and Delta
- * types of the result.
+ * types of the result. Exact decimals are kinds of their own, `decimal(p,s)` ({@link decimalKind}).
  */
 export const ColumnKind = {
   String: "string",
@@ -35,8 +35,96 @@ export const ColumnKind = {
   Json: "json",
 } as const;
 
-/** A {@link ColumnKind} value. */
-export type ColumnKind = (typeof ColumnKind)[keyof typeof ColumnKind];
+/** One of the fixed {@link ColumnKind}s, each with its spec in {@link COLUMN_KINDS}. */
+export type BaseColumnKind = (typeof ColumnKind)[keyof typeof ColumnKind];
+
+/**
+ * An exact decimal of `p` digits, `s` after the point: `decimal(18,2)` (see {@link decimalKind}).
+ * Its values are text (`"12.50"`, as `@inlet/schema`'s decimals decode), staged as VARCHAR and cast
+ * to `DECIMAL(p,s)` in the write, so no digit passes through a double.
+ */
+export type DecimalKind = `decimal(${number},${number})`;
+
+/** A {@link ColumnKind} value, or a {@link DecimalKind}. */
+export type ColumnKind = BaseColumnKind | DecimalKind;
+
+/** The largest decimal precision a column may have (DuckDB's and Parquet's 128-bit decimals). */
+export const MAX_DECIMAL_PRECISION = 38;
+
+/** The kind of a `decimal(precision, scale)` column; throws a RangeError outside 1–38 and 0–precision. */
+export function decimalKind(precision: number, scale: number): DecimalKind {
+  if (!Number.isInteger(precision) || precision < 1 || precision > MAX_DECIMAL_PRECISION) {
+    throw new RangeError(`decimal precision must be 1 to ${MAX_DECIMAL_PRECISION}, got ${precision}`);
+  }
+  if (!Number.isInteger(scale) || scale < 0 || scale > precision) {
+    throw new RangeError(`decimal(${precision}) scale must be 0 to ${precision}, got ${scale}`);
+  }
+  return `decimal(${precision},${scale})`;
+}
+
+const DECIMAL_KIND = /^decimal\((\d+),(\d+)\)$/;
+
+/** The precision and scale of a decimal kind; undefined for any other kind. */
+export function decimalShape(kind: ColumnKind): { precision: number; scale: number } | undefined {
+  const match = DECIMAL_KIND.exec(kind);
+  return match === null ? undefined : { precision: Number(match[1]), scale: Number(match[2]) };
+}
+
+/** True when `kind` is a known column kind: one of {@link COLUMN_KINDS}, or a valid decimal kind. */
+export function isColumnKind(kind: string): kind is ColumnKind {
+  if (Object.hasOwn(COLUMN_KINDS, kind)) return true;
+  const shape = decimalShape(kind as ColumnKind);
+  return (
+    shape !== undefined &&
+    shape.precision >= 1 &&
+    shape.precision <= MAX_DECIMAL_PRECISION &&
+    shape.scale <= shape.precision
+  );
+}
+
+const decimalSpecs = new Map<string, ColumnKindSpec>();
+
+/** The spec of `kind`: {@link COLUMN_KINDS}' entry, or a decimal's, made on first use. */
+export function columnKindSpec(kind: ColumnKind): ColumnKindSpec {
+  const fixed = (COLUMN_KINDS as Readonly<Record<string, ColumnKindSpec>>)[kind];
+  if (fixed !== undefined) return fixed;
+  let spec = decimalSpecs.get(kind);
+  if (spec === undefined) {
+    const shape = decimalShape(kind);
+    if (shape === undefined) throw new TypeError(`unknown column kind ${kind}`);
+    spec = decimalSpec(shape.precision, shape.scale);
+    decimalSpecs.set(kind, spec);
+  }
+  return spec;
+}
+
+/**
+ * True when `value` is the text of a decimal that `DECIMAL(precision, scale)` holds exactly: no
+ * exponent, at most `scale` digits after the point (a cast would round more away) and at most
+ * `precision - scale` before it.
+ */
+export function fitsDecimal(value: unknown, precision: number, scale: number): value is string {
+  if (typeof value !== "string") return false;
+  const match = DECIMAL_TEXT.exec(value);
+  if (match === null) return false;
+  const whole = match[1]!.replace(/^0+/, "");
+  const fraction = (match[2] ?? "").replace(/0+$/, "");
+  return fraction.length <= scale && whole.length <= precision - scale;
+}
+
+const DECIMAL_TEXT = /^[+-]?(\d+)(?:\.(\d+))?$/;
+
+function decimalSpec(precision: number, scale: number): ColumnKindSpec {
+  const sqlType = `DECIMAL(${precision},${scale})`;
+  const expected = `decimal(${precision},${scale}) text`;
+  return {
+    staging: VARCHAR,
+    output: (c) => `CAST(${c} AS ${sqlType})`,
+    duckDbType: sqlType,
+    deltaType: `decimal(${precision},${scale})`,
+    stage: (v) => (fitsDecimal(v, precision, scale) ? v : mismatch(expected, v)),
+  };
+}
 
 /** How one {@link ColumnKind} crosses into DuckDB and out to Parquet and Delta. */
 export interface ColumnKindSpec {
@@ -62,8 +150,8 @@ const numberStat = (value: DuckDBValue) => {
   return typeof n === "number" && Number.isFinite(n) ? n : undefined;
 };
 
-/** The spec of every {@link ColumnKind}. */
-export const COLUMN_KINDS: { readonly [K in ColumnKind]: ColumnKindSpec } = {
+/** The spec of every fixed {@link ColumnKind} (decimals: {@link columnKindSpec}). */
+export const COLUMN_KINDS: { readonly [K in BaseColumnKind]: ColumnKindSpec } = {
   string: {
     staging: VARCHAR,
     output: (c) => c,

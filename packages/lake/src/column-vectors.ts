@@ -1,7 +1,14 @@
 import { BIGINT, BLOB, BOOLEAN, DOUBLE, type DuckDBType, FLOAT, INTEGER, VARCHAR } from "@duckdb/node-api";
 import duckdb from "@duckdb/node-bindings";
 import { ByteArena } from "./byte-arena.js";
-import { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
+import {
+  type BaseColumnKind,
+  COLUMN_KINDS,
+  ColumnKind,
+  columnKindSpec,
+  decimalShape,
+  fitsDecimal,
+} from "./column-kind.js";
 import { LakeError, LakeErrorCode } from "./errors.js";
 import { MS_PER_DAY } from "./paths.js";
 
@@ -282,6 +289,11 @@ export function prepareColumn(
       throw invalid(name, 0, new TypeError(`expected ${kind}, got UTF-8 text`));
     return utf8Column(values, groupOf, stats);
   }
+  if (decimalShape(kind) !== undefined) {
+    // Decimal text, checked against the precision and scale, cast to DECIMAL in the write.
+    countValues(kind, values, name, groupOf, stats);
+    return { type: VARCHAR, stats, fill: fillStrings(values as ArrayLike<string | null | undefined>) };
+  }
   switch (kind) {
     case ColumnKind.String:
       return stringColumn(values, name, groupOf, stats);
@@ -290,7 +302,7 @@ export function prepareColumn(
     case ColumnKind.Binary:
       return binaryColumn(values, name, groupOf, stats);
     default:
-      return fixedColumn(kind, values, name, groupOf, stats);
+      return fixedColumn(kind as FixedKind, values, name, groupOf, stats);
   }
 }
 
@@ -311,7 +323,7 @@ function setInt64(s: VectorScratch, i: number, v: unknown): boolean {
   return false;
 }
 
-type FixedKind = Exclude<ColumnKind, "string" | "json" | "binary">;
+type FixedKind = Exclude<BaseColumnKind, "string" | "json" | "binary">;
 type Setter = (scratch: VectorScratch, i: number, value: unknown) => boolean;
 
 // How each fixed-width kind writes a non-null value into the scratch arrays; false if it does not fit.
@@ -380,6 +392,8 @@ const PROBE = new VectorScratch();
  * column's vectors accept, checked without allocating.
  */
 export function fitsColumn(kind: ColumnKind, value: unknown): boolean {
+  const decimal = decimalShape(kind);
+  if (decimal !== undefined) return fitsDecimal(value, decimal.precision, decimal.scale);
   switch (kind) {
     case ColumnKind.String:
       return typeof value === "string";
@@ -392,7 +406,7 @@ export function fitsColumn(kind: ColumnKind, value: unknown): boolean {
         return false;
       }
     default:
-      return SETTERS[kind](PROBE, 0, value);
+      return SETTERS[kind as FixedKind](PROBE, 0, value);
   }
 }
 
@@ -569,7 +583,7 @@ const jsonText = (v: unknown) => COLUMN_KINDS.json.stage(v) as string;
 // The kind's own `stage` words the error, so it reads the same as every other type check.
 function mismatch(kind: ColumnKind, name: string, row: number, value: unknown): LakeError {
   try {
-    COLUMN_KINDS[kind].stage(value);
+    columnKindSpec(kind).stage(value);
   } catch (cause) {
     return invalid(name, row, cause);
   }

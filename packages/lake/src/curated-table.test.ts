@@ -414,6 +414,93 @@ describe("CuratedTable", () => {
     expect(error.message).toContain('field "duration_ms"');
   });
 
+  it("stores decimals exactly as DECIMAL(p,s), declared decimal(p,s) in the Delta schema", async () => {
+    const payments = {
+      type: "record",
+      name: "payments",
+      fields: [
+        { name: "ts", type: { type: "long", logicalType: "timestamp-millis" } },
+        { name: "amount", type: { type: "bytes", logicalType: "decimal", precision: 38, scale: 2 } },
+        {
+          name: "fee",
+          type: [
+            "null",
+            { type: "fixed", name: "Fee", size: 8, logicalType: "decimal", precision: 12, scale: 4 },
+          ],
+          default: null,
+        },
+      ],
+    } as AvroSchema;
+    const table = await CuratedTable.open(options({ avroSchema: payments }));
+    const row = (i: number, amount: string, fee: string | null): CuratedRow => ({
+      event: { ts: DAY1, amount, fee },
+      eventId: `e${i}`,
+      ingestedAt: DAY1,
+      traceId: "",
+      schemaVersion: 1,
+    });
+    // Past a double's 15–17 digits, and values whose double is not exact (0.10, 0.20).
+    const big = "123456789012345678901234567890123456.78";
+    await table.append(
+      [row(0, big, "0.1000"), row(1, "-0.10", null), row(2, "0.20", "-12345678.9999"), row(3, "0", "0")],
+      1,
+    );
+
+    const reader = await scan("amount, fee, amount::VARCHAR AS text, (amount + 0.10)::VARCHAR AS sum");
+    expect(reader.columnTypes().map(String).slice(0, 2)).toEqual(["DECIMAL(38,2)", "DECIMAL(12,4)"]);
+    expect(reader.getRowObjectsJS().map(({ text, sum }) => [text, sum])).toEqual([
+      [big, "123456789012345678901234567890123456.88"],
+      ["-0.10", "0.00"],
+      ["0.20", "0.30"],
+      ["0.00", "0.10"],
+    ]);
+    const fees = await scan("fee::VARCHAR AS fee");
+    expect(fees.getRowObjectsJS().map((r) => r.fee)).toEqual(["0.1000", null, "-12345678.9999", "0.0000"]);
+
+    const snapshot = await readDeltaSnapshot(join(lakeDir, "curated", "clicks"));
+    const fields = parseDeltaSchema(snapshot!.metadata.schemaString).fields;
+    expect(fields.slice(1, 3).map((f) => [f.name, f.type, f.nullable])).toEqual([
+      ["amount", "decimal(38,2)", false],
+      ["fee", "decimal(12,4)", true],
+    ]);
+
+    // A value the column cannot hold exactly is refused, naming the column, not rounded.
+    const error = await table.append([row(4, "1.005", null)], 2).catch((e) => e);
+    expect(error).toBeInstanceOf(LakeError);
+    expect(error.message).toMatch(/column "amount".*expected decimal\(38,2\) text, got "1.005"/);
+    expect((await scan("count(*)::INTEGER AS n", "1")).getRowObjectsJS()).toEqual([{ n: 4 }]);
+  });
+
+  it("refuses a decimal column whose precision or scale changes", async () => {
+    const schema = (scale: number) =>
+      ({
+        type: "record",
+        name: "payments",
+        fields: [
+          { name: "ts", type: { type: "long", logicalType: "timestamp-millis" } },
+          { name: "amount", type: { type: "bytes", logicalType: "decimal", precision: 18, scale } },
+        ],
+      }) as AvroSchema;
+    const v1 = await CuratedTable.open(options({ avroSchema: schema(2) }));
+    await v1.append(
+      [
+        {
+          event: { ts: DAY1, amount: "1.00" },
+          eventId: "e",
+          ingestedAt: DAY1,
+          traceId: "",
+          schemaVersion: 1,
+        },
+      ],
+      1,
+    );
+    const error = await CuratedTable.open(options({ avroSchema: schema(4), schemaVersion: 2 })).catch(
+      (e) => e,
+    );
+    expect(error).toBeInstanceOf(LakeSchemaError);
+    expect(error.message).toContain('field "amount"');
+  });
+
   it("puts events without an event time in the null partition", async () => {
     const nullable = {
       ...(clicksV1 as object),

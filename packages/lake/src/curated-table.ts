@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { DuckDBValue } from "@duckdb/node-api";
 import { type AvroColumn, type AvroSchema, avroColumns } from "./avro-columns.js";
-import { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
+import { ColumnKind, columnKindSpec } from "./column-kind.js";
 import { type ColumnValues, Utf8Column } from "./column-vectors.js";
 import { readLastCheckpoint, writeCheckpoint } from "./delta-checkpoint.js";
 import {
@@ -479,7 +479,7 @@ export class CuratedTable {
           );
         }
         try {
-          return COLUMN_KINDS[kind].stage(value);
+          return columnKindSpec(kind).stage(value);
         } catch (error) {
           throw new LakeError(
             `dataset "${this.#options.dataset}": ${row} key column "${name}": ${(error as Error).message}`,
@@ -941,7 +941,7 @@ function widenedKind(kind: ColumnKind, tableType: DeltaType | undefined): Column
 function deltaField(column: AvroColumn): DeltaStructField {
   return {
     name: column.name,
-    type: COLUMN_KINDS[column.kind].deltaType,
+    type: columnKindSpec(column.kind).deltaType,
     nullable: column.nullable,
     metadata: column.doc === undefined ? {} : { comment: column.doc },
   };

@@ -1,8 +1,16 @@
 export type { AvroColumn, AvroSchema } from "./avro-columns.js";
 export { avroColumns } from "./avro-columns.js";
 export { ByteArena } from "./byte-arena.js";
-export type { ColumnKindSpec } from "./column-kind.js";
-export { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
+export type { BaseColumnKind, ColumnKindSpec, DecimalKind } from "./column-kind.js";
+export {
+  COLUMN_KINDS,
+  ColumnKind,
+  columnKindSpec,
+  decimalKind,
+  decimalShape,
+  fitsDecimal,
+  isColumnKind,
+} from "./column-kind.js";
 export type { ColumnValues } from "./column-vectors.js";
 export { fitsColumn, Utf8Column } from "./column-vectors.js";
 export type {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
+import { ColumnKind, columnKindSpec } from "./column-kind.js";
 import type { DeltaAddFile, DeltaFileStats } from "./delta-log.js";
 import { keyCandidates, type MergeKeys } from "./merge-rewrite.js";
 
@@ -18,7 +18,7 @@ function file(path: string, stats?: Partial<DeltaFileStats>): DeltaAddFile {
 function keysOf(kind: ColumnKind, ...values: unknown[]): MergeKeys {
   return {
     columns: [{ name: "k", kind }],
-    values: values.map((v) => [COLUMN_KINDS[kind].stage(v)]),
+    values: values.map((v) => [columnKindSpec(kind).stage(v)]),
     deleted: values.map(() => false),
   };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type DuckDBAppender, type DuckDBConnection, DuckDBTypeId, type DuckDBValue } from "@duckdb/node-api";
-import { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
+import { ColumnKind, columnKindSpec } from "./column-kind.js";
 import type { DeltaAddFile, DeltaFileStats, DeltaSnapshot } from "./delta-log.js";
 import { type DeltaStructField, duckDbTypeOf, parseDeltaSchema } from "./delta-schema.js";
 import { ensureDir } from "./durable-fs.js";
@@ -239,7 +239,7 @@ interface Planned extends Found {
 // types by the kinds' own SQL, as the Parquet writer turns staged values into stored ones.
 async function createKeyTable(connection: DuckDBConnection, table: string, { fields, keys }: KeyTable) {
   const staged = `${table}_staged`;
-  const stagingTypes = keys.columns.map((c) => COLUMN_KINDS[c.kind].staging);
+  const stagingTypes = keys.columns.map((c) => columnKindSpec(c.kind).staging);
   await connection.run(
     `CREATE TEMP TABLE ${staged} (${[
       ...stagingTypes.map((type, i) => `${quoteIdent(`k${i}`)} ${String(type)}`),
@@ -263,7 +263,7 @@ async function createKeyTable(connection: DuckDBConnection, table: string, { fie
     }
     const columns = fields.map(
       (f, c) =>
-        `CAST(${COLUMN_KINDS[keys.columns[c]!.kind].output(quoteIdent(`k${c}`))} AS ${duckDbTypeOf(f.type)}) AS ${quoteIdent(f.name)}`,
+        `CAST(${columnKindSpec(keys.columns[c]!.kind).output(quoteIdent(`k${c}`))} AS ${duckDbTypeOf(f.type)}) AS ${quoteIdent(f.name)}`,
     );
     await connection.run(
       `CREATE TEMP TABLE ${table} AS SELECT ${[...columns, quoteIdent(KEY_INDEX), quoteIdent(KEY_DELETED)].join(", ")} FROM ${staged}`,

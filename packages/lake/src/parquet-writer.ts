@@ -12,7 +12,7 @@ import {
   INTEGER,
 } from "@duckdb/node-api";
 import duckdb from "@duckdb/node-bindings";
-import { COLUMN_KINDS, ColumnKind } from "./column-kind.js";
+import { ColumnKind, columnKindSpec, isColumnKind } from "./column-kind.js";
 import {
   type ColumnValues,
   type PreparedColumn,
@@ -255,7 +255,7 @@ export class ParquetWriter {
       const select = plan.names
         .map(
           (name, i) =>
-            `${COLUMN_KINDS[plan.kinds[i]!].output(quoteIdent(scannedName(i)))} AS ${quoteIdent(name)}`,
+            `${columnKindSpec(plan.kinds[i]!).output(quoteIdent(scannedName(i)))} AS ${quoteIdent(name)}`,
         )
         .join(", ");
       for (const [group, rows] of plan.rowsOf.entries()) {
@@ -399,7 +399,7 @@ function fileStats(
     const { min, max } =
       plan.kinds[i] === ColumnKind.String ? (strings.get(name) ?? {}) : column.stats[group]!;
     stats.nullCount[name] = numRecords - nonNull;
-    const stat = COLUMN_KINDS[plan.kinds[i]!].stat;
+    const stat = columnKindSpec(plan.kinds[i]!).stat;
     if (stat === undefined) return;
     if (min !== undefined) setStat(stats.minValues, name, stat(min as DuckDBValue, "min"));
     if (max !== undefined) setStat(stats.maxValues, name, stat(max as DuckDBValue, "max"));
@@ -464,7 +464,7 @@ function checkRequest(request: ParquetWriteRequest): number {
     }
     if (names.has(column.name)) fail(`column "${column.name}" appears twice`);
     names.add(column.name);
-    if (!(column.kind in COLUMN_KINDS)) fail(`column "${column.name}" has unknown kind ${column.kind}`);
+    if (!isColumnKind(column.kind)) fail(`column "${column.name}" has unknown kind ${column.kind}`);
   }
   if (groupOf === undefined) return rowCount;
   if (groupOf.length !== rowCount) fail(`groupOf has ${groupOf.length} entries, expected ${rowCount}`);

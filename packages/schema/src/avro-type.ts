@@ -1,4 +1,5 @@
 import avsc from "avsc";
+import { DecimalType } from "./decimal.js";
 import { shorten } from "./render-value.js";
 import { SchemaError, SchemaErrorCode } from "./schema-error.js";
 import { TimestampMillisType } from "./timestamp-millis.js";
@@ -11,14 +12,16 @@ export type AvroType = avsc.Type;
 
 /**
  * Compiles an Avro schema the way every Inlet stage reads it: unions unwrapped (JSON gives `null`
- * or the value) and `timestamp-millis` accepting ms or ISO-8601 strings, decoding to ms.
- * Throws {@link SchemaError} (INVALID_SCHEMA) when the schema is not valid Avro.
+ * or the value), `timestamp-millis` accepting ms or ISO-8601 strings, decoding to ms, and
+ * `decimal` exact, as text ({@link DecimalType}). Throws {@link SchemaError} (INVALID_SCHEMA) when
+ * the schema is not valid Avro, or declares a decimal Inlet cannot keep exactly.
  */
 export function createAvroType(schema: AvroSchema): AvroType {
   try {
     return avsc.Type.forSchema(schema, {
       wrapUnions: false,
-      logicalTypes: { "timestamp-millis": TimestampMillisType },
+      logicalTypes: { "timestamp-millis": TimestampMillisType, decimal: DecimalType },
+      assertLogicalTypes: true,
     });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
@@ -28,8 +31,12 @@ export function createAvroType(schema: AvroSchema): AvroType {
   }
 }
 
-/** A short human name for an Avro type: `double`, `timestamp-millis`, `null or string`, `enum (a|b)`, `record clicks`. */
+/**
+ * A short human name for an Avro type: `double`, `timestamp-millis`, `decimal(18,2)`, `null or string`,
+ * `enum (a|b)`, `record clicks`.
+ */
 export function describeType(type: AvroType): string {
+  if (type instanceof DecimalType) return type.describe();
   const name = type.typeName;
   if (name.startsWith("logical:")) return name.slice("logical:".length);
   switch (name) {

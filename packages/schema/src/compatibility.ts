@@ -1,5 +1,6 @@
 import avsc from "avsc";
 import { type AvroSchema, type AvroType, createAvroType, describeType } from "./avro-type.js";
+import { DecimalType } from "./decimal.js";
 import { shorten } from "./render-value.js";
 
 /** How a new schema version must relate to the latest one. */
@@ -76,6 +77,8 @@ function canRead(reader: AvroType, writer: AvroType): boolean {
 
 /** Undefined when `reader` can read `writer`'s data, else one human reason. */
 function whyUnreadable(reader: AvroType, writer: AvroType, r: string, w: string): string | undefined {
+  const decimal = decimalConflict(reader, writer, "", r, w);
+  if (decimal !== undefined) return decimal;
   let failure: unknown;
   try {
     reader.createResolver(writer);
@@ -140,4 +143,51 @@ function explain(reader: AvroType, writer: AvroType, path: string, r: string, w:
 
 function sameOrAliased(reader: avsc.types.RecordType, writer: avsc.types.RecordType): boolean {
   return reader.name === writer.name || (reader.aliases ?? []).includes(writer.name ?? "");
+}
+
+// Avro lets a string read bytes, so a decimal read as anything but the same decimal would pass
+// avsc's resolver and read its two's complement as text: refused here, field by field.
+function decimalConflict(
+  reader: AvroType,
+  writer: AvroType,
+  path: string,
+  r: string,
+  w: string,
+): string | undefined {
+  const readerBase = nonNull(reader);
+  const writerBase = nonNull(writer);
+  if (readerBase instanceof DecimalType || writerBase instanceof DecimalType) {
+    const same =
+      readerBase instanceof DecimalType &&
+      writerBase instanceof DecimalType &&
+      readerBase.precision === writerBase.precision &&
+      readerBase.scale === writerBase.scale;
+    if (same) return undefined;
+    const where = path === "" ? "the record" : `field ${JSON.stringify(path)}`;
+    return `${where} is ${describeType(writer)} in the ${w} schema but ${describeType(reader)} in the ${r} one (a decimal reads only as the same precision and scale)`;
+  }
+  if (readerBase.typeName !== "record" || writerBase.typeName !== "record") return undefined;
+  const writerRecord = writerBase as avsc.types.RecordType;
+  for (const field of (readerBase as avsc.types.RecordType).fields) {
+    const source = [field.name, ...field.aliases]
+      .map((n) => writerRecord.field(n))
+      .find((f) => f !== undefined);
+    if (source === undefined) continue;
+    const why = decimalConflict(
+      field.type,
+      source.type,
+      path === "" ? field.name : `${path}.${field.name}`,
+      r,
+      w,
+    );
+    if (why !== undefined) return why;
+  }
+  return undefined;
+}
+
+// The one non-null branch of a nullable union, or the type itself.
+function nonNull(type: AvroType): AvroType {
+  if (!type.typeName.startsWith("union:")) return type;
+  const branches = (type as avsc.types.UnwrappedUnionType).types.filter((t) => t.typeName !== "null");
+  return branches.length === 1 ? branches[0]! : type;
 }

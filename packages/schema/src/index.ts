@@ -6,6 +6,15 @@ export type { CompatibilityResult } from "./compatibility.js";
 export { CompatibilityMode, checkCompatibility, isCompatibilityMode } from "./compatibility.js";
 export type { DatasetDefinition, DatasetRegistration, DatasetSettings } from "./datasets.js";
 export { loadDatasets, registerDatasets } from "./datasets.js";
+export type { DecimalShape } from "./decimal.js";
+export {
+  DecimalType,
+  decimalBytes,
+  decimalFromBytes,
+  formatDecimal,
+  MAX_DECIMAL_PRECISION,
+  parseDecimal,
+} from "./decimal.js";
 export type {
   Click,
   DatasetTypes,

@@ -67,11 +67,14 @@ export class CapturedTable {
     return this.#columns;
   }
 
-  /** True when `columns` (names and types, in order) differ from the ones changes are encoded with. */
+  /** True when `columns` (names, types and type modifiers, in order) differ from the ones changes are encoded with. */
   differsFrom(columns: readonly CapturedColumn[]): boolean {
     return (
       columns.length !== this.#columns.length ||
-      columns.some((c, i) => c.name !== this.#columns[i]?.name || c.typeOid !== this.#columns[i]?.typeOid)
+      columns.some((c, i) => {
+        const mine = this.#columns[i];
+        return c.name !== mine?.name || c.typeOid !== mine.typeOid || c.typeMod !== mine.typeMod;
+      })
     );
   }
 
@@ -104,7 +107,7 @@ export class CapturedTable {
     for (const column of this.#columns) {
       const text = values[column.name] ?? null;
       try {
-        record[column.name] = pgTextToAvro(column.typeOid, text);
+        record[column.name] = pgTextToAvro(column.typeOid, text, column.typeMod);
       } catch (error) {
         if (!(error instanceof PgValueError)) throw error;
         throw new ChangeValueError(

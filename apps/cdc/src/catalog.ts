@@ -57,8 +57,13 @@ export async function readTableShape(client: pg.Client, spec: CapturedTableSpec)
   if (found === undefined) {
     throw new CaptureError(`table ${spec.schema}.${spec.table} (dataset "${spec.dataset}") does not exist`);
   }
-  const { rows } = await client.query<{ attname: string; atttypid: string; key_position: string | null }>(
-    `SELECT a.attname, a.atttypid, array_position(i.indkey::int2[], a.attnum) AS key_position
+  const { rows } = await client.query<{
+    attname: string;
+    atttypid: string;
+    atttypmod: number;
+    key_position: string | null;
+  }>(
+    `SELECT a.attname, a.atttypid, a.atttypmod, array_position(i.indkey::int2[], a.attnum) AS key_position
        FROM pg_attribute a
        LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
@@ -71,7 +76,11 @@ export async function readTableShape(client: pg.Client, spec: CapturedTableSpec)
     .map((r) => r.attname);
   return {
     oid: Number(found.oid),
-    columns: rows.map((r) => ({ name: r.attname, typeOid: Number(r.atttypid) })),
+    columns: rows.map((r) => ({
+      name: r.attname,
+      typeOid: Number(r.atttypid),
+      typeMod: Number(r.atttypmod),
+    })),
     key,
     replicaIdentity: found.relreplident,
   };

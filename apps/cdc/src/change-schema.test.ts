@@ -11,8 +11,8 @@ describe("changeSchema", () => {
       "accounts",
       source,
       [
-        { name: "id", typeOid: PgType.Int8 },
-        { name: "owner", typeOid: 25 },
+        { name: "id", typeOid: PgType.Int8, typeMod: -1 },
+        { name: "owner", typeOid: 25, typeMod: -1 },
       ],
       ["id"],
     );
@@ -27,14 +27,21 @@ describe("changeSchema", () => {
   });
 
   it("refuses a table without a key and columns the lake cannot take, naming them", () => {
-    const id = { name: "id", typeOid: PgType.Int4 };
+    const id = { name: "id", typeOid: PgType.Int4, typeMod: -1 };
     expect(() => changeSchema("a", source, [id], [])).toThrow(/has no primary key/);
-    expect(() => changeSchema("a", source, [id, { name: "my col", typeOid: 25 }], ["id"])).toThrow(
-      CaptureError,
-    );
-    expect(() => changeSchema("a", source, [id, { name: "_op", typeOid: 25 }], ["id"])).toThrow(/clashes/);
     expect(() =>
-      changeSchema("a", source, [id, { name: "Name", typeOid: 25 }, { name: "name", typeOid: 25 }], ["id"]),
+      changeSchema("a", source, [id, { name: "my col", typeOid: 25, typeMod: -1 }], ["id"]),
+    ).toThrow(CaptureError);
+    expect(() => changeSchema("a", source, [id, { name: "_op", typeOid: 25, typeMod: -1 }], ["id"])).toThrow(
+      /clashes/,
+    );
+    expect(() =>
+      changeSchema(
+        "a",
+        source,
+        [id, { name: "Name", typeOid: 25, typeMod: -1 }, { name: "name", typeOid: 25, typeMod: -1 }],
+        ["id"],
+      ),
     ).toThrow(/differ only by case/);
   });
 });

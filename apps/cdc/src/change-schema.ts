@@ -1,10 +1,12 @@
 import { type AvroSchema, CDC_ATTRIBUTE, type CdcAttribute, ChangeField } from "@inlet/schema";
 import { avroTypeOfPg } from "./pg-value.js";
 
-/** One column of a captured table: its name, type oid, and whether it belongs to the primary key. */
+/** One column of a captured table: its name, type oid and type modifier (-1 for none). */
 export interface CapturedColumn {
   readonly name: string;
   readonly typeOid: number;
+  /** `atttypmod`: a `numeric(p,s)`'s precision and scale, a `varchar(n)`'s length, … */
+  readonly typeMod: number;
 }
 
 /** Where a captured table lives, as the record's `inlet.cdc.source` names it. */
@@ -80,8 +82,12 @@ export function changeSchema(
     fields: [
       ...columns.map((column) =>
         key.includes(column.name)
-          ? { name: column.name, type: avroTypeOfPg(column.typeOid) }
-          : { name: column.name, type: ["null", avroTypeOfPg(column.typeOid)], default: null },
+          ? { name: column.name, type: avroTypeOfPg(column.typeOid, column.typeMod) }
+          : {
+              name: column.name,
+              type: ["null", avroTypeOfPg(column.typeOid, column.typeMod)],
+              default: null,
+            },
       ),
       {
         name: ChangeField.Op,

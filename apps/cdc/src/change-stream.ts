@@ -240,7 +240,7 @@ export class ChangeStream {
   async #relation(relation: Pgoutput.MessageRelation): Promise<void> {
     const table = this.#table(relation);
     if (table === undefined) return;
-    const columns = relation.columns.map((c) => ({ name: c.name, typeOid: c.typeOid }));
+    const columns = relation.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typeMod: c.typeMod }));
     if (!table.differsFrom(columns)) return;
     // Changes held under the old columns go out in their schema version first.
     await this.#options.flush();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { avroTypeOfPg, PgType, PgValueError, pgTextToAvro } from "./pg-value.js";
+import { avroTypeOfPg, numericShape, PgType, PgValueError, pgTextToAvro } from "./pg-value.js";
 
 describe("pgTextToAvro", () => {
   it("reads integers, floats, booleans and bytea", () => {
@@ -46,6 +46,33 @@ describe("pgTextToAvro", () => {
       "5b7e0b5c-64c4-4d5b-8e8a-2d1f1c0f9a11",
     );
     expect(pgTextToAvro(PgType.Int4, null)).toBeNull();
+  });
+});
+
+describe("numeric(p,s)", () => {
+  const typeMod = (precision: number, scale: number) => ((precision << 16) | (scale & 0x7ff)) + 4;
+
+  it("is an Avro decimal of the same precision and scale when one can hold it, else text", () => {
+    expect(avroTypeOfPg(PgType.Numeric, typeMod(14, 2))).toEqual({
+      type: "bytes",
+      logicalType: "decimal",
+      precision: 14,
+      scale: 2,
+    });
+    expect(numericShape(typeMod(38, 38))).toEqual({ precision: 38, scale: 38 });
+    expect(numericShape(typeMod(5, 0))).toEqual({ precision: 5, scale: 0 });
+    // No precision, more than 38 digits, and PostgreSQL 15's negative scales and scales past the precision.
+    for (const mod of [-1, typeMod(39, 2), typeMod(5, -2), typeMod(2, 5)]) {
+      expect(avroTypeOfPg(PgType.Numeric, mod), String(mod)).toBe("string");
+    }
+  });
+
+  it("keeps the server's text, and refuses NaN and infinities, which a decimal has not", () => {
+    expect(pgTextToAvro(PgType.Numeric, "-12.50", typeMod(14, 2))).toBe("-12.50");
+    expect(() => pgTextToAvro(PgType.Numeric, "NaN", typeMod(14, 2))).toThrow(/NaN has no decimal value/);
+    expect(() => pgTextToAvro(PgType.Numeric, "Infinity", typeMod(14, 2))).toThrow(PgValueError);
+    // Text, without a precision: NaN is text like any other.
+    expect(pgTextToAvro(PgType.Numeric, "NaN")).toBe("NaN");
   });
 });
 

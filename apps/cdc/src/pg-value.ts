@@ -16,7 +16,25 @@ export const PgType = {
   Date: 1082,
   Timestamp: 1114,
   Timestamptz: 1184,
+  Numeric: 1700,
 } as const;
+
+/** The largest precision a decimal keeps (Parquet's and DuckDB's 128-bit decimals). */
+const MAX_DECIMAL_PRECISION = 38;
+
+/**
+ * The precision and scale of a `numeric(p,s)` column's type modifier, when an Avro decimal can hold
+ * them (precision up to 38, scale from 0 to the precision); undefined for a numeric without them
+ * (any precision), a negative scale or one beyond the precision (both allowed since PostgreSQL 15).
+ */
+export function numericShape(typeMod: number): { precision: number; scale: number } | undefined {
+  if (typeMod < 4) return undefined;
+  const precision = ((typeMod - 4) >> 16) & 0xffff;
+  // The scale is 11 bits, signed.
+  const scale = (((typeMod - 4) & 0x7ff) ^ 0x400) - 0x400;
+  if (precision < 1 || precision > MAX_DECIMAL_PRECISION || scale < 0 || scale > precision) return undefined;
+  return { precision, scale };
+}
 
 /** The Avro type of a column's values (without the null of a nullable column). */
 export type AvroValueType =
@@ -28,15 +46,22 @@ export type AvroValueType =
   | "string"
   | "bytes"
   | { type: "int"; logicalType: "date" }
-  | { type: "long"; logicalType: "timestamp-micros" };
+  | { type: "long"; logicalType: "timestamp-micros" }
+  | { type: "bytes"; logicalType: "decimal"; precision: number; scale: number };
 
 /**
- * The Avro type a column of type `oid` is written as. Integers, floats, booleans, dates and
- * timestamps keep their type; bytea is bytes; everything else (numeric, text, uuid, json, arrays,
- * enums, intervals, …) is its text form, which keeps a numeric exact.
+ * The Avro type a column of type `oid` (type modifier `typeMod`, -1 for none) is written as.
+ * Integers, floats, booleans, dates and timestamps keep their type; bytea is bytes; `numeric(p,s)`
+ * is an exact decimal of the same precision and scale (see {@link numericShape}); everything else
+ * (a numeric without precision, text, uuid, json, arrays, enums, intervals, …) is its text form,
+ * which keeps a numeric exact too.
  */
-export function avroTypeOfPg(oid: number): AvroValueType {
+export function avroTypeOfPg(oid: number, typeMod = -1): AvroValueType {
   switch (oid) {
+    case PgType.Numeric: {
+      const shape = numericShape(typeMod);
+      return shape === undefined ? "string" : { type: "bytes", logicalType: "decimal", ...shape };
+    }
     case PgType.Bool:
       return "boolean";
     case PgType.Int2:
@@ -74,13 +99,19 @@ const DAY_MS = 86_400_000;
 const MAX_EXACT_LONG = 9_007_199_254_740_990;
 
 /**
- * Converts `text` (a value in PostgreSQL's text output, or null) of a column of type `oid` into
- * its Avro value; throws {@link PgValueError} for a value the Avro type cannot hold (a bigint beyond
- * 2^53, an infinite or BC date).
+ * Converts `text` (a value in PostgreSQL's text output, or null) of a column of type `oid` (type
+ * modifier `typeMod`) into its Avro value; throws {@link PgValueError} for a value the Avro type
+ * cannot hold (a bigint beyond 2^53, an infinite or BC date, a decimal's NaN or infinity).
  */
-export function pgTextToAvro(oid: number, text: string | null): unknown {
+export function pgTextToAvro(oid: number, text: string | null, typeMod = -1): unknown {
   if (text === null) return null;
   switch (oid) {
+    case PgType.Numeric:
+      // numeric(p,s) prints exactly s digits after the point: the decimal's own text.
+      if (numericShape(typeMod) !== undefined && !/^-?\d+(\.\d+)?$/.test(text)) {
+        throw new PgValueError(`${text} has no decimal value`);
+      }
+      return text;
     case PgType.Bool:
       return text === "t" || text === "true";
     case PgType.Int2:

@@ -199,9 +199,9 @@ export function createCdcSource(options: CdcSourceOptions): CdcSource {
 
   const relationChanged = async (
     table: CapturedTable,
-    relation: { columns: readonly { name: string; typeOid: number }[] },
+    relation: { columns: readonly { name: string; typeOid: number; typeMod: number }[] },
   ): Promise<void> => {
-    const columns = relation.columns.map((c) => ({ name: c.name, typeOid: c.typeOid }));
+    const columns = relation.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typeMod: c.typeMod }));
     const before = table.schemaId;
     try {
       await table.register(registry, columns);

@@ -217,6 +217,12 @@ describe("the CDC source", () => {
     // The schema names the key and the source.
     const schema = (await h.registry.get(changes[0]!.schemaId)).schema as unknown as Record<string, unknown>;
     expect(schema[CDC_ATTRIBUTE]).toEqual({ source: `inlet.public.${accounts}`, key: ["id"] });
+    // numeric(20,4) is an exact decimal of the same precision and scale, as the lake will store it.
+    const balance = (schema.fields as { name: string; type: unknown }[]).find((f) => f.name === "balance");
+    expect(balance?.type).toEqual([
+      "null",
+      { type: "bytes", logicalType: "decimal", precision: 20, scale: 4 },
+    ]);
     // PostgreSQL is told the changes are safe once they are published: the slot moves past the last.
     await waitFor(async () => lsnToNumber(await h.confirmedLsn()) > lsns[2]!, {
       message: "the slot confirmed",
@@ -284,16 +290,20 @@ describe("the CDC source", () => {
   }) => {
     const big = uniqueName("big").toLowerCase();
     const h = await setUp(nats.url, postgres, `${big}=big`);
-    await h.db.query(`CREATE TABLE ${big} (id int PRIMARY KEY, n bigint)`);
+    await h.db.query(`CREATE TABLE ${big} (id int PRIMARY KEY, n bigint, m numeric(10,2))`);
     await h.start();
     await h.db.query(`INSERT INTO ${big} VALUES (1, 9007199254740993)`);
-    await h.db.query(`INSERT INTO ${big} VALUES (2, 7)`);
+    await h.db.query(`INSERT INTO ${big} VALUES (2, 7, 12.5)`);
+    await h.db.query(`INSERT INTO ${big} VALUES (3, 7, 'NaN')`);
     await waitFor(async () => (await h.changes()).length === 1, { timeoutMs: 10_000, message: "1 change" });
-    expect(rowsOf(await h.changes())).toMatchObject([{ id: 2, n: 7 }]);
+    expect(rowsOf(await h.changes())).toMatchObject([{ id: 2, n: 7, m: "12.50" }]);
     const letters = await waitFor(async () => {
       const all = await h.deadLetters();
-      return all.length === 1 ? all : undefined;
+      return all.length === 2 ? all : undefined;
     });
+    // A numeric(p,s) is a decimal, which has no NaN.
+    expect(letters[1]).toMatchObject({ stage: "cdc", dataset: "big", field: "m", got: "NaN" });
+    expect(String(letters[1]!.reason)).toContain('dataset "big": field "m" NaN has no decimal value');
     expect(letters[0]).toMatchObject({
       stage: "cdc",
       dataset: "big",

@@ -310,6 +310,62 @@ describe("collector over HTTP", () => {
     }
   });
 
+  test("takes decimals as text or short numbers, stores them exactly, and refuses one that does not fit", async ({
+    nats,
+  }) => {
+    const t = await startTestCollector(nats.url);
+    try {
+      const registry = await SchemaRegistry.create(t.bus.nc, { bucket: t.schemaBucket });
+      const v2 = await registry.get("clicks@2");
+      const price = { type: "bytes", logicalType: "decimal", precision: 10, scale: 2 };
+      const v3 = {
+        ...(v2.schema as { fields: unknown[] }),
+        fields: [
+          ...(v2.schema as { fields: unknown[] }).fields,
+          { name: "price", type: ["null", price], default: null },
+        ],
+      };
+      const { id } = await registry.register("clicks", v3 as never);
+      const type = (await registry.get(id)).type;
+      await waitFor(
+        async () => (await t.post("clicks", JSON.stringify(click({ price: "0.10" })))).status === 200,
+      );
+
+      const res = await t.post(
+        "clicks",
+        JSON.stringify([
+          click({ _event_id: "p-1", price: "12345678.99" }),
+          click({ _event_id: "p-2", price: 0.3 }),
+          click({ _event_id: "p-3", price: "1.005" }),
+        ]),
+      );
+      const body = await ingestAnswer(res);
+      expect(body).toMatchObject({ accepted: 2, rejected: 1 });
+      expect(body.results[2]).toMatchObject({
+        status: "rejected",
+        errors: [
+          {
+            field: "price",
+            expected: "null or decimal(10,2)",
+            got: '"1.005"',
+            message: 'dataset "clicks": field "price" expected null or decimal(10,2), got "1.005"',
+          },
+        ],
+      });
+      const frames = await storedMessages(t.bus, t.stream(StreamName.Ingest));
+      const stored = decodeFrame(frames.at(-1)!.data).map((e) => [
+        e.id,
+        (type.fromBuffer(Buffer.from(e.payload)) as { price: string }).price,
+      ]);
+      expect(stored).toEqual([
+        ["p-1", "12345678.99"],
+        ["p-2", "0.30"],
+      ]);
+    } finally {
+      await t.close();
+    }
+  });
+
   test("is ready once started, and exports accepted and rejected counts on /metrics", async ({ nats }) => {
     const t = await startTestCollector(nats.url);
     try {

@@ -1,3 +1,4 @@
+import { createAvroType } from "@inlet/schema";
 import avsc from "avsc";
 import { describe, expect, it } from "vitest";
 import { compileAll, compileCondition } from "./condition.js";
@@ -109,5 +110,56 @@ describe("compileAll", () => {
     expect(all({ ...event, amount: 5 })).toBe(false);
     expect(all({ ...event, is_test: true })).toBe(false);
     expect(compileAll([], record, "t")({})).toBe(true);
+  });
+});
+
+describe("conditions on decimal fields", () => {
+  const payments = createAvroType({
+    type: "record",
+    name: "payments",
+    fields: [
+      { name: "amount", type: { type: "bytes", logicalType: "decimal", precision: 18, scale: 2 } },
+      {
+        name: "fee",
+        type: ["null", { type: "bytes", logicalType: "decimal", precision: 6, scale: 4 }],
+        default: null,
+      },
+    ],
+  } as never) as avsc.types.RecordType;
+  // As the processor sees events: decoded from Avro, decimals are text at their scale.
+  const decoded = (amount: string, fee: string | null = null) =>
+    payments.fromBuffer(payments.toBuffer({ amount, fee })) as Record<string, unknown>;
+  const holds = (c: Condition, e: Record<string, unknown>) => compileCondition(c, payments, "payments")(e);
+
+  it("orders them exactly, whatever the digits of the rule's value", () => {
+    const big = decoded("1000000000000000.01");
+    expect(holds({ field: "amount", op: "gt", value: 10_000 }, big)).toBe(true);
+    // 0.1 + 0.2 is not 0.3 in doubles; in decimals it is.
+    expect(holds({ field: "amount", op: "gte", value: 0.3 }, decoded("0.30"))).toBe(true);
+    expect(holds({ field: "amount", op: "lte", value: "0.3" }, decoded("0.30"))).toBe(true);
+    expect(holds({ field: "amount", op: "gt", value: "1000000000000000.005" }, big)).toBe(true);
+    expect(holds({ field: "amount", op: "gt", value: "1000000000000000.015" }, big)).toBe(false);
+    expect(holds({ field: "amount", op: "lt", value: -0.005 }, decoded("-0.01"))).toBe(true);
+    expect(holds({ field: "amount", op: "between", min: 1, max: 2 }, decoded("2.00"))).toBe(true);
+    expect(holds({ field: "amount", op: "between", min: 1, max: 2 }, decoded("2.01"))).toBe(false);
+    expect(holds({ field: "fee", op: "gt", value: 0 }, decoded("1.00"))).toBe(false);
+    expect(holds({ field: "fee", op: "between", min: 0, max: 1 }, decoded("1.00"))).toBe(false);
+  });
+
+  it("compares equality with the rule's value at the field's scale", () => {
+    expect(holds({ field: "amount", op: "eq", value: "10.5" }, decoded("10.50"))).toBe(true);
+    expect(holds({ field: "amount", op: "eq", value: 10.5 }, decoded("10.50"))).toBe(true);
+    expect(holds({ field: "amount", op: "in", value: [1, "10.500"] }, decoded("10.5"))).toBe(true);
+    expect(holds({ field: "fee", op: "eq", value: null }, decoded("1"))).toBe(true);
+  });
+
+  it("refuses a value that is no decimal of the field, naming dataset, field and rule", () => {
+    expect(() => holds({ field: "amount", op: "gt", value: "lots" }, decoded("1"))).toThrow(
+      'dataset "payments": rule "gt" on field "amount" (decimal(18,2)) needs a decimal number, got "lots"',
+    );
+    expect(() => holds({ field: "amount", op: "eq", value: "10.505" }, decoded("1"))).toThrow(
+      /rule "eq" on field "amount" \(decimal\(18,2\)\) needs a value of type decimal\(18,2\), got "10.505"/,
+    );
+    expect(() => holds({ field: "amount", op: "contains", value: "1" }, decoded("1"))).toThrow(PipelineError);
   });
 });

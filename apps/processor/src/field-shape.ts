@@ -1,3 +1,4 @@
+import { DecimalType } from "@inlet/schema";
 import type { Type, types } from "avsc";
 
 /** What a rule needs to know about a field: its kind of value and whether it may be null. */
@@ -7,6 +8,8 @@ export const FieldKind = {
   Number: "number",
   Boolean: "boolean",
   Enum: "enum",
+  /** An exact decimal: its values are text with exactly `scale` digits after the point. */
+  Decimal: "decimal",
   Other: "other",
 } as const;
 
@@ -25,6 +28,8 @@ export interface FieldShape {
   readonly nullable: boolean;
   /** For `int` fields: values must stay within 32 bits. */
   readonly int32: boolean;
+  /** For decimal fields: the digits after the point. */
+  readonly scale?: number;
 }
 
 /** Describes field `name` of `record`, or returns undefined when the record has no such field. */
@@ -34,7 +39,12 @@ export function describeField(record: types.RecordType, name: string): FieldShap
   const branches = unionBranches(field.type);
   const nullable = branches.some((t) => t.typeName === "null");
   const values = branches.filter((t) => t.typeName !== "null");
-  const base = values.length === 1 ? underlying(values[0]!) : undefined;
+  const only = values.length === 1 ? values[0]! : undefined;
+  if (only instanceof DecimalType) {
+    const decimal = { name, type: field.type, kind: FieldKind.Decimal, typeName: only.describe() };
+    return { ...decimal, nullable, int32: false, scale: only.scale };
+  }
+  const base = only === undefined ? undefined : underlying(only);
   const typeName = base === undefined ? field.type.typeName : base.typeName;
   return {
     name,

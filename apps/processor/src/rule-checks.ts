@@ -1,5 +1,6 @@
+import { formatDecimal, MAX_DECIMAL_PRECISION, parseDecimal } from "@inlet/schema";
 import type { types } from "avsc";
-import { describeField, type FieldShape } from "./field-shape.js";
+import { describeField, FieldKind, type FieldShape } from "./field-shape.js";
 import { PipelineError, PipelineErrorCode } from "./pipeline-error.js";
 
 /** Looks up `name` in `record` or throws a {@link PipelineError} naming the dataset, field and rule. */
@@ -45,4 +46,15 @@ export function mismatch(
 /** The field's type for messages: `double`, `string or null`. */
 export function describeType(field: FieldShape): string {
   return field.nullable ? `${field.typeName} or null` : field.typeName;
+}
+
+/**
+ * A rule's value (checked with {@link requireValid}) as the field's events hold it: a decimal as
+ * its text at the field's scale (`10.5` is `"10.50"` in a decimal(8,2) field), so that comparing
+ * and setting see the same text; anything else unchanged.
+ */
+export function storedValue(field: FieldShape, value: unknown): unknown {
+  if (field.kind !== FieldKind.Decimal || value === null) return value;
+  const scale = field.scale!;
+  return formatDecimal(parseDecimal(value, { precision: MAX_DECIMAL_PRECISION, scale })!, scale);
 }

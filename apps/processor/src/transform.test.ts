@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { createAvroType } from "@inlet/schema";
 import avsc from "avsc";
 import { describe, expect, it } from "vitest";
 import type { Transform } from "./pipeline-config.js";
@@ -118,5 +119,35 @@ describe("compileTransforms", () => {
     const event = { amount: 1.3, currency: " eur " };
     all(event);
     expect(event).toEqual({ amount: 3, currency: "EUR" });
+  });
+});
+
+describe("transforms of decimal fields", () => {
+  const payments = createAvroType({
+    type: "record",
+    name: "payments",
+    fields: [
+      {
+        name: "fee",
+        type: ["null", { type: "bytes", logicalType: "decimal", precision: 6, scale: 2 }],
+        default: null,
+      },
+    ],
+  } as never) as avsc.types.RecordType;
+  const run = (t: Transform, e: Record<string, unknown>) => {
+    compileTransform(t, payments, "payments")(e);
+    return e;
+  };
+
+  it("sets and defaults the value as events hold it, at the field's scale", () => {
+    expect(run({ field: "fee", op: "set", value: 1.5 }, { fee: "9.99" })).toEqual({ fee: "1.50" });
+    expect(run({ field: "fee", op: "default", value: "0" }, { fee: null })).toEqual({ fee: "0.00" });
+    expect(run({ field: "fee", op: "default", value: "0" }, { fee: "3.00" })).toEqual({ fee: "3.00" });
+  });
+
+  it("refuses arithmetic a double would make inexact, naming the field", () => {
+    expect(() => run({ field: "fee", op: "round", digits: 1 }, { fee: "1.00" })).toThrow(
+      /rule "round" on field "fee" \(decimal\(6,2\) or null\) needs a numeric field/,
+    );
   });
 });

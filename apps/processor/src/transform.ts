@@ -3,7 +3,7 @@ import type { types } from "avsc";
 import type { EventRecord, Mutator } from "./event-record.js";
 import { FieldKind, type FieldShape, isNumeric } from "./field-shape.js";
 import type { Transform } from "./pipeline-config.js";
-import { mismatch, requireField, requireValid } from "./rule-checks.js";
+import { mismatch, requireField, requireValid, storedValue } from "./rule-checks.js";
 import { TransformError } from "./transform-error.js";
 
 const INT32_MIN = -2_147_483_648;
@@ -74,15 +74,15 @@ export function compileTransform(transform: Transform, record: types.RecordType,
       };
     }
     case "set": {
-      const value = transform.value;
-      requireValid(field, value, dataset, transform.op);
+      requireValid(field, transform.value, dataset, transform.op);
+      const value = storedValue(field, transform.value);
       return (e) => {
         e[name] = value;
       };
     }
     case "default": {
-      const value = transform.value;
-      requireValid(field, value, dataset, transform.op);
+      requireValid(field, transform.value, dataset, transform.op);
+      const value = storedValue(field, transform.value);
       return (e) => {
         if (e[name] === null || e[name] === undefined) e[name] = value;
       };

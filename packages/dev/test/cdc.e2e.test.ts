@@ -102,7 +102,7 @@ async function sourceRows(): Promise<Row[]> {
 async function lakeRows(): Promise<Row[]> {
   const rows = await queryApi<Record<string, string | null>>(
     t.stack,
-    `SELECT id::VARCHAR AS id, owner, balance, status, epoch_us(updated_at)::VARCHAR AS updated_us
+    `SELECT id::VARCHAR AS id, owner, balance::VARCHAR AS balance, status, epoch_us(updated_at)::VARCHAR AS updated_us
        FROM accounts ORDER BY id`,
   );
   return rows.map((r) => [r.id!, r.owner!, r.balance ?? null, r.status ?? null, r.updated_us!]);

@@ -596,6 +596,50 @@ describe("CuratedTable.merge", () => {
     ]);
   });
 
+  it("merges by a decimal key, and updates decimal values exactly", async () => {
+    const ledger = {
+      type: "record",
+      name: "ledger",
+      fields: [
+        { name: "account", type: { type: "bytes", logicalType: "decimal", precision: 20, scale: 0 } },
+        { name: "balance", type: { type: "bytes", logicalType: "decimal", precision: 14, scale: 2 } },
+      ],
+    } as AvroSchema;
+    const entry = (account: string, balance: string): CuratedRow => ({
+      event: { account, balance },
+      eventId: `${account}:${balance}`,
+      ingestedAt: DAY1,
+      traceId: "",
+      schemaVersion: 1,
+    });
+    const table = await CuratedTable.open({
+      lakeDir,
+      dataset: "ledger",
+      avroSchema: ledger,
+      schemaVersion: 1,
+      partitionBy: PartitionBy.None,
+      appId: "cdc-ledger",
+      primaryKey: ["account"],
+      writer,
+    });
+    // Account numbers past 2^53, which a double would merge into one.
+    await table.merge(
+      [entry("90071992547409930", "0.10"), entry("90071992547409931", "0.20"), entry("7", "1.00")],
+      [],
+      1,
+    );
+    const result = await table.merge([entry("90071992547409931", "0.30")], [{ account: "7" }], 2);
+    expect(result).toMatchObject({ deleted: 1 });
+    const snapshot = await readDeltaSnapshot(join(lakeDir, "curated", "ledger"));
+    const back = await db.runAndReadAll(
+      `SELECT account::VARCHAR, balance::VARCHAR, typeof(balance) FROM (${snapshotScanSql(snapshot!)}) ORDER BY account`,
+    );
+    expect(back.getRows()).toEqual([
+      ["90071992547409930", "0.10", "DECIMAL(14,2)"],
+      ["90071992547409931", "0.30", "DECIMAL(14,2)"],
+    ]);
+  });
+
   it("refuses to rewrite a file whose rows do not add up to its statistics, committing nothing", async () => {
     const table = await open();
     await table.append([customer("a", "Ann"), customer("b", "Bob")], 1);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { DuckDBValue } from "@duckdb/node-api";
 import { type AvroColumn, type AvroSchema, avroColumns } from "./avro-columns.js";
-import { ColumnKind, columnKindSpec } from "./column-kind.js";
+import { ColumnKind, columnKindSpec, decimalShape } from "./column-kind.js";
 import { type ColumnValues, Utf8Column } from "./column-vectors.js";
 import { readLastCheckpoint, writeCheckpoint } from "./delta-checkpoint.js";
 import {
@@ -166,7 +166,8 @@ const LINEAGE: readonly AvroColumn[] = [
   { name: LineageColumn.TraceId, kind: ColumnKind.String, nullable: true },
   { name: LineageColumn.SchemaVersion, kind: ColumnKind.Int, nullable: false },
 ];
-// Kinds whose values compare exactly, as keys must: no floating point, JSON text or bytes.
+// Kinds whose values compare exactly, as keys must: no floating point, JSON text or bytes (and
+// decimals, whose text is cast to DECIMAL before keys are compared).
 const KEY_KINDS: ReadonlySet<ColumnKind> = new Set([
   ColumnKind.String,
   ColumnKind.Int,
@@ -870,9 +871,9 @@ export class CuratedTable {
         throw this.#schemaError(`primary key column "${name}" is not a field of the schema`);
       }
       if (names.indexOf(name) !== i) throw this.#schemaError(`primary key column "${name}" is named twice`);
-      if (!KEY_KINDS.has(column.kind)) {
+      if (!KEY_KINDS.has(column.kind) && decimalShape(column.kind) === undefined) {
         throw this.#schemaError(
-          `primary key column "${name}" holds ${column.kind} values; a key column must hold strings, ints, longs, booleans, dates or timestamps`,
+          `primary key column "${name}" holds ${column.kind} values; a key column must hold strings, ints, longs, decimals, booleans, dates or timestamps`,
         );
       }
       return column;

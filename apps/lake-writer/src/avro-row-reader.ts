@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import type { AvroSchema } from "@inlet/lake";
+import { decimalFromBytes, formatDecimal } from "@inlet/schema";
 import type { ColumnsBuilder } from "./columns-builder.js";
 
 // The instants a JS Date can hold (±100,000,000 days); the row check refuses event times beyond.
@@ -8,7 +9,7 @@ const MAX_DATE_MS = 8.64e15;
 // such longs to avsc, so that a value never reads differently from before.
 const MAX_LONG = 2 ** 52 - 1;
 
-const Op = { String: 0, Enum: 1, Int: 2, Long: 3, Float: 4, Double: 5, Boolean: 6 } as const;
+const Op = { String: 0, Enum: 1, Int: 2, Long: 3, Float: 4, Double: 5, Boolean: 6, Decimal: 7 } as const;
 type Op = (typeof Op)[keyof typeof Op];
 
 interface FieldPlan {
@@ -20,6 +21,9 @@ interface FieldPlan {
   /** An enum's symbols as UTF-8. */
   readonly symbols: readonly Buffer[];
   readonly eventTime: boolean;
+  /** A decimal's scale, and its fixed's size (0 for bytes). */
+  readonly scale: number;
+  readonly size: number;
 }
 
 type Named = Map<string, Record<string, unknown>>;
@@ -27,7 +31,8 @@ type Named = Map<string, Record<string, unknown>>;
 /**
  * Reads Avro payloads of one record schema straight into a {@link ColumnsBuilder}'s columns: no
  * event object, no JS string (text is copied as UTF-8 bytes). It takes flat schemas only: fields of
- * string, enum, int, long, float, double and boolean (with their logical types), each possibly in a
+ * string, enum, int, long, float, double and boolean (with their logical types) and decimals (bytes
+ * or fixed, read to their text as avsc's DecimalType reads them), each possibly in a
  * union with null. For anything else {@link for} gives undefined, and a payload it cannot read
  * exactly as avsc would without a doubt (a malformed one, text that is not well-formed UTF-8, a
  * long past 2^52, an event time the row check refuses) makes {@link read} give up, leaving
@@ -147,6 +152,19 @@ export class AvroRowReader {
           this.#pos = at + 8;
           break;
         }
+        case Op.Decimal: {
+          // Two's complement, big-endian, as text at the scale: what avsc's DecimalType decodes.
+          const length = field.size > 0 ? field.size : this.#varint(body, end, 10);
+          const at = this.#pos;
+          if (!(length >= 0) || at + length > end) return this.#giveUp(builder);
+          builder.setValue(
+            c,
+            row,
+            formatDecimal(decimalFromBytes(body.subarray(at, at + length)), field.scale),
+          );
+          this.#pos = at + length;
+          break;
+        }
         case Op.Boolean: {
           const b = this.#pos < end ? body[this.#pos++] : 2;
           if (b !== 0 && b !== 1) return this.#giveUp(builder);
@@ -205,12 +223,14 @@ function planField(type: unknown, named: Named, column: number, eventTime: boole
     if (inner === undefined || inner.nullBranch >= 0) return undefined;
     return { ...inner, nullBranch };
   }
-  const plan = (op: Op, symbols: readonly Buffer[] = []): FieldPlan => ({
+  const plan = (op: Op, symbols: readonly Buffer[] = [], scale = 0, size = 0): FieldPlan => ({
     op,
     nullBranch: -1,
     column,
     symbols,
     eventTime,
+    scale,
+    size,
   });
   if (typeof type === "string") {
     const primitive = PRIMITIVE_OPS[type];
@@ -227,11 +247,14 @@ function planField(type: unknown, named: Named, column: number, eventTime: boole
     if (typeof type.namespace === "string") named.set(`${type.namespace}.${type.name}`, definition);
     return plan(Op.Enum, symbols);
   }
-  // A primitive with a logical type decodes as the primitive (timestamps and dates as numbers).
-  if (typeof type.type === "string" && PRIMITIVE_OPS[type.type] !== undefined) {
-    if (type.logicalType === "decimal") return undefined;
-    return plan(PRIMITIVE_OPS[type.type]!);
+  if (type.logicalType === "decimal" && (type.type === "bytes" || type.type === "fixed")) {
+    const size = type.type === "fixed" ? Number(type.size) : 0;
+    if (type.type === "fixed" && !(size > 0)) return undefined;
+    return plan(Op.Decimal, [], Number(type.scale ?? 0), size);
   }
+  // A primitive with a logical type decodes as the primitive (timestamps and dates as numbers).
+  if (typeof type.type === "string" && PRIMITIVE_OPS[type.type] !== undefined)
+    return plan(PRIMITIVE_OPS[type.type]!);
   return undefined;
 }
 

@@ -268,9 +268,26 @@ describe("AvroRowReader", () => {
       { name: "f", type: "float" },
       { name: "d", type: ["null", "double"], default: null },
       { name: "ok", type: "boolean" },
+      { name: "amount", type: { type: "bytes", logicalType: "decimal", precision: 38, scale: 2 } },
+      {
+        name: "rate",
+        type: [
+          "null",
+          { type: "fixed", name: "rate", size: 6, logicalType: "decimal", precision: 12, scale: 5 },
+        ],
+        default: null,
+      },
     ],
   } as AvroSchema;
   const schema = registered(wide, 1);
+  const amounts = [
+    "0.00",
+    "-0.01",
+    "1.28",
+    "-1.29",
+    "123456789012345678901234567890123456.78",
+    "-99999999.99",
+  ];
   const reader = () => AvroRowReader.for(wide, builderOf(wide), "ts")!;
   const texts = ["", "x", "twelve bytes", "thirteen byte", "é😀 ünïcödé", "a\u0000b", "long ".repeat(40)];
   const eventOf = (i: number) => ({
@@ -286,6 +303,8 @@ describe("AvroRowReader", () => {
     f: Math.fround(i / 7),
     d: i % 5 === 0 ? null : i * -1.5,
     ok: i % 2 === 0,
+    amount: amounts[i % amounts.length]!,
+    rate: i % 3 === 1 ? null : `${i % 2 === 0 ? "-" : ""}${i * 1234 + 1}.${String(i * 7).padStart(5, "0")}`,
   });
 
   it("reads every type it takes exactly as avsc decodes it", () => {
@@ -359,6 +378,7 @@ describe("AvroRowReader", () => {
     } as AvroSchema;
     expect(AvroRowReader.for(nested, builderOf(nested), "a")).toBeUndefined();
     const bytes = { type: "record", name: "b", fields: [{ name: "raw", type: "bytes" }] } as AvroSchema;
+    expect(AvroRowReader.for(wide, builderOf(wide), "ts")).toBeDefined();
     expect(AvroRowReader.for(bytes, builderOf(bytes), "raw")).toBeUndefined();
   });
 

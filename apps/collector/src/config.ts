@@ -38,6 +38,7 @@ export const collectorEnv = commonEnv
     INLET_COLLECTOR_SCHEMA_REFRESH: durationMs(30_000),
     INLET_REGISTER_SCHEMAS: bool(true),
     INLET_RAW_ENABLED: bool(true),
+    INLET_COLLECTOR_TOKENS_FILE: text().optional(),
     INLET_PUBSUB_SUBSCRIPTIONS: pairList(
       "<subscription>=<dataset>",
       PUBSUB_SUBSCRIPTION,

@@ -1,4 +1,4 @@
-import { HttpError, type Route, readBody, sendJson } from "@inlet/runtime";
+import { type AccessTokens, HttpError, type Route, readBody, sendJson } from "@inlet/runtime";
 import type { CollectorMetrics } from "./collector-metrics.js";
 import type { InflightLimiter } from "./inflight.js";
 import { type Ingestor, Transport } from "./ingest.js";
@@ -12,11 +12,15 @@ export interface HttpIngressDeps {
   maxBodyBytes: number;
   /** Retry-After on a 503, in seconds. */
   retryAfterSeconds: number;
+  /** The access tokens a request must name one of, covering its dataset; none: the ingress is open. */
+  tokens?: AccessTokens;
 }
 
 /**
  * `POST /v1/events/:dataset`: a JSON object, a JSON array of objects, or NDJSON; `?results=errors`
  * lists only the events that were not accepted. Answers with the {@link Ingestor}'s status and body.
+ * With `tokens`, a request without a token covering its dataset gets 401 or 403 before its body is
+ * read.
  */
 export function ingestRoute(deps: HttpIngressDeps): Route {
   const { ingestor, limiter, metrics } = deps;
@@ -24,6 +28,17 @@ export function ingestRoute(deps: HttpIngressDeps): Route {
     method: "POST",
     path: "/v1/events/:dataset",
     handler: async (req, res, params) => {
+      let producer: string | undefined;
+      if (deps.tokens !== undefined) {
+        try {
+          // Before the body is read: a caller without a token costs nothing but its headers.
+          producer = deps.tokens.authorize(req.headers.authorization, params.dataset ?? "").name;
+        } catch (error) {
+          if (error instanceof HttpError) metrics.request(Transport.Http, error.status);
+          req.resume();
+          throw error;
+        }
+      }
       // The body is held while it is read, so it counts in flight from the start: its declared
       // length, or the most a body may be when it declares none.
       const reading = declaredBytes(req.headers["content-length"], deps.maxBodyBytes);
@@ -56,6 +71,7 @@ export function ingestRoute(deps: HttpIngressDeps): Route {
         contentType: req.headers["content-type"],
         errorsOnly: wantsErrorsOnly(req.url),
         traceparent: single(req.headers.traceparent),
+        ...(producer === undefined ? {} : { producer }),
       });
       const headers =
         answer.retryAfterSeconds === undefined

@@ -54,6 +54,8 @@ export interface IngestRequest {
    * stored the answer is 503, to be tried again. Without it, only a malformed body is.
    */
   deadLetterRefusals?: boolean;
+  /** The name of the access token the request came with, when the ingress checks tokens. */
+  producer?: string;
 }
 
 /** The error body of a request refused as a whole (the runtime's HTTP error shape). */
@@ -120,6 +122,7 @@ export class Ingestor {
       [ATTR_INLET_DATASET]: request.dataset,
       [ATTR_INLET_STAGE]: "collector",
       transport: request.transport,
+      ...(request.producer === undefined ? {} : { "inlet.producer": request.producer }),
     };
     const options = {
       // A subscription's message is consumed; a request, served.

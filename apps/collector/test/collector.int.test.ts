@@ -1,4 +1,8 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { collectorFrameId, decodeFrame, Header, StreamName } from "@inlet/bus";
+import { newAccessToken } from "@inlet/runtime";
 import { SchemaRegistry } from "@inlet/schema";
 import { parseTraceparent } from "@inlet/telemetry";
 import { startNatsServer, waitFor } from "@inlet/testing";
@@ -364,6 +368,65 @@ describe("collector over HTTP", () => {
     } finally {
       await t.close();
     }
+  });
+
+  test("with a token file, takes events only with a token covering their dataset", async ({ nats }) => {
+    const dir = await mkdtemp(join(tmpdir(), "inlet-tokens-"));
+    const terminals = newAccessToken();
+    const admin = newAccessToken();
+    const tokensFile = join(dir, "tokens.json");
+    await writeFile(
+      tokensFile,
+      JSON.stringify([
+        { name: "web", sha256: terminals.sha256, datasets: ["clicks"] },
+        { name: "admin", sha256: admin.sha256, datasets: "*" },
+      ]),
+    );
+    const t = await startTestCollector(nats.url, { env: { INLET_COLLECTOR_TOKENS_FILE: tokensFile } });
+    try {
+      const body = JSON.stringify(click({ _event_id: "t-1" }));
+      const missing = await t.post("clicks", body);
+      expect(missing.status).toBe(401);
+      expect(missing.headers.get("www-authenticate")).toBe('Bearer realm="inlet"');
+      expect(await errorAnswer(missing)).toEqual({
+        code: "UNAUTHENTICATED",
+        message: "this endpoint needs an access token: send Authorization: Bearer <token>",
+      });
+      expect((await t.post("clicks", body, { authorization: `Bearer ${terminals.token}0` })).status).toBe(
+        401,
+      );
+      const forbidden = await t.post("transactions", "{}", { authorization: `Bearer ${terminals.token}` });
+      expect(forbidden.status).toBe(403);
+      expect((await errorAnswer(forbidden)).message).toBe(
+        'token "web" does not cover dataset "transactions" (it covers clicks)',
+      );
+      // Nothing refused reached INGEST or the dead letters.
+      expect(await storedMessages(t.bus, t.stream(StreamName.Ingest))).toHaveLength(0);
+      expect(await storedMessages(t.bus, t.stream(StreamName.Dlq))).toHaveLength(0);
+
+      const ok = await t.post("clicks", body, { authorization: `Bearer ${terminals.token}` });
+      expect(ok.status).toBe(200);
+      expect(await ingestAnswer(ok)).toMatchObject({ accepted: 1 });
+      const other = await t.post("clicks", JSON.stringify(click({ _event_id: "t-2" })), {
+        authorization: `Bearer ${admin.token}`,
+      });
+      expect(other.status).toBe(200);
+      const frames = await storedMessages(t.bus, t.stream(StreamName.Ingest));
+      expect(frames.flatMap((f) => decodeFrame(f.data).map((e) => e.id))).toEqual(["t-1", "t-2"]);
+      const metrics = await (await fetch(`${t.collector.url}/metrics`)).text();
+      expect(metrics).toMatch(/inlet_collector_requests_total\{[^}]*status="401"[^}]*\} 2/);
+      expect(metrics).toMatch(/inlet_collector_requests_total\{[^}]*status="403"[^}]*\} 1/);
+    } finally {
+      await t.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("refuses to start with a token file it cannot read, naming it", async ({ nats }) => {
+    const error = await startTestCollector(nats.url, {
+      env: { INLET_COLLECTOR_TOKENS_FILE: "/nonexistent/tokens.json" },
+    }).catch((e: unknown) => e);
+    expect(String(error)).toContain("token file /nonexistent/tokens.json: ENOENT");
   });
 
   test("is ready once started, and exports accepted and rejected counts on /metrics", async ({ nats }) => {

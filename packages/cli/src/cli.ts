@@ -10,6 +10,7 @@ import { runHistory } from "./history-command.js";
 import { OutputFormat, parseOutputFormat, parsePositiveInt, parseVersions } from "./output-format.js";
 import { runQuery } from "./query-command.js";
 import { runSql } from "./sql-command.js";
+import { parseTokenDatasets, runTokenNew } from "./token-command.js";
 import { runVacuum } from "./vacuum-command.js";
 
 /** The query service the CLI talks to when neither `--url` nor `INLET_QUERY_URL` says otherwise. */
@@ -49,6 +50,12 @@ table maintenance, on a lake directory (no service needed; each also takes --lak
       --dry-run          list what would be deleted, delete nothing
   checkpoint <table>   write a Parquet checkpoint of the latest version
 
+access tokens for the collector's HTTP ingest (INLET_COLLECTOR_TOKENS_FILE):
+  token new            a new random token, printed once, and its entry for the token file
+      --name <name>      who will hold it (in logs and refusals)
+      --datasets <list>  the datasets it covers, comma-separated, or "*"
+      --format <f>       table (default: text to read) or json
+
 dead letters, on the bus (each also takes --format table|json):
   dlq list             dead letters in stream order: stage, dataset, code, reason, source
   dlq replay           send them back: a frame to the subject it came from, an event through
@@ -66,7 +73,17 @@ dead letters, on the bus (each also takes --format table|json):
 The SQL may also come on stdin ("-" or nothing after the command).
 `;
 
-const COMMANDS = ["sql", "query", "datasets", "history", "compact", "vacuum", "checkpoint", "dlq"] as const;
+const COMMANDS = [
+  "sql",
+  "query",
+  "datasets",
+  "history",
+  "compact",
+  "vacuum",
+  "checkpoint",
+  "dlq",
+  "token",
+] as const;
 const MAINTENANCE: readonly string[] = ["history", "compact", "vacuum", "checkpoint"];
 
 /** Runs the `inlet` command line; returns the exit status (0 ok, 1 failed, 2 usage). */
@@ -101,7 +118,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number | un
   }
   const format = parseOutputFormat(
     values.format,
-    command === "datasets" || command === "dlq" || MAINTENANCE.includes(command)
+    command === "datasets" || command === "dlq" || command === "token" || MAINTENANCE.includes(command)
       ? [OutputFormat.Table, OutputFormat.Json]
       : undefined,
   );
@@ -109,6 +126,20 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number | un
   const lakeDir = values.lake ?? (io.env.INLET_LAKE_DIR || "lake");
   const url = values.url ?? (io.env.INLET_QUERY_URL || DEFAULT_QUERY_URL);
   if (command === "dlq") return dlq(positionals, values, format, io);
+  if (command === "token") {
+    if (positionals.length !== 1 || positionals[0] !== "new") {
+      throw new CliError(
+        CliErrorCode.Usage,
+        "token takes new: inlet token new --name <name> --datasets <list>",
+      );
+    }
+    const name = values.name;
+    if (name === undefined || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+      throw new CliError(CliErrorCode.Usage, "token new needs --name: 1-64 letters, digits, '.', '_' or '-'");
+    }
+    await runTokenNew({ name, datasets: parseTokenDatasets(values.datasets), format }, io);
+    return;
+  }
   if (MAINTENANCE.includes(command)) {
     if (positionals.length !== 1) {
       throw new CliError(
@@ -197,6 +228,8 @@ function parse(args: string[]) {
         code: { type: "string" },
         seq: { type: "string" },
         keep: { type: "boolean" },
+        name: { type: "string" },
+        datasets: { type: "string" },
         // Advanced: streams and subjects under a prefix (tests, a shared server).
         prefix: { type: "string" },
         help: { type: "boolean", short: "h" },

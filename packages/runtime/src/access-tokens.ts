@@ -1,0 +1,138 @@
+import { createHash, randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { HttpError } from "./http-error.js";
+
+/** Error codes of a request the {@link AccessTokens} refuse. */
+export const AuthErrorCode = {
+  /** No `Authorization: Bearer …` header, or a token no entry knows: 401. */
+  Unauthenticated: "UNAUTHENTICATED",
+  /** A known token that does not cover the dataset: 403. */
+  Forbidden: "FORBIDDEN",
+} as const;
+
+/** One entry of a token file: who holds the token, and what it may reach. */
+export interface AccessToken {
+  /** Who holds it (`pos-terminals`): in logs, spans and refusals, never the token. */
+  readonly name: string;
+  /** The datasets it covers, or `"*"` for every one. */
+  readonly datasets: readonly string[] | "*";
+}
+
+// What each token is: `inlet_` and 32 random bytes, base64url (256 bits).
+const TOKEN_PREFIX = "inlet_";
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** A new random access token, and the SHA-256 a token file keeps of it. */
+export function newAccessToken(): { token: string; sha256: string } {
+  const token = `${TOKEN_PREFIX}${randomBytes(32).toString("base64url")}`;
+  return { token, sha256: accessTokenHash(token) };
+}
+
+/** The SHA-256 (hex) of `token`: what a token file holds instead of the token itself. */
+export function accessTokenHash(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("hex");
+}
+
+/**
+ * The bearer tokens a service accepts, read from a token file: a JSON array of
+ * `{ "name": "pos-terminals", "sha256": "<hex>", "datasets": ["transactions"] }` (or
+ * `"datasets": "*"`). The file holds each token's SHA-256, never the token, so reading it gives
+ * nobody a credential; tokens are 256-bit random (`inlet token new` makes one), so an unsalted hash
+ * is enough. A request names its token in `Authorization: Bearer <token>`.
+ */
+export class AccessTokens {
+  readonly #byHash: ReadonlyMap<string, AccessToken>;
+
+  private constructor(byHash: ReadonlyMap<string, AccessToken>) {
+    this.#byHash = byHash;
+  }
+
+  /** Reads a token file; throws an Error naming the file and the first problem in it. */
+  static async load(path: string): Promise<AccessTokens> {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (error) {
+      throw new Error(`token file ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    return AccessTokens.parse(text, path);
+  }
+
+  /** Parses a token file's text (`source` names it in errors). */
+  static parse(text: string, source: string): AccessTokens {
+    const fail: (problem: string) => never = (problem) => {
+      throw new Error(`token file ${source}: ${problem}`);
+    };
+    let entries: unknown;
+    try {
+      entries = JSON.parse(text);
+    } catch (error) {
+      return fail(`not JSON (${(error as Error).message})`);
+    }
+    if (!Array.isArray(entries)) return fail("expected a JSON array of { name, sha256, datasets }");
+    const byHash = new Map<string, AccessToken>();
+    const names = new Set<string>();
+    for (const [i, entry] of (entries as unknown[]).entries()) {
+      const at = `entry ${i}`;
+      if (typeof entry !== "object" || entry === null) fail(`${at}: expected an object`);
+      const { name, sha256, datasets, ...rest } = entry as Record<string, unknown>;
+      const extra = Object.keys(rest);
+      if (extra.length > 0) fail(`${at}: unknown key(s) ${extra.join(", ")}`);
+      if (typeof name !== "string" || !NAME.test(name)) {
+        fail(`${at}: "name" must be 1-64 letters, digits, ".", "_" or "-", got ${JSON.stringify(name)}`);
+      }
+      if (names.has(name as string)) fail(`${at}: name "${name}" is given twice`);
+      if (typeof sha256 !== "string" || !SHA256_HEX.test(sha256)) {
+        fail(
+          `${at} ("${name}"): "sha256" must be 64 lowercase hex digits (the token's SHA-256, not the token)`,
+        );
+      }
+      if (byHash.has(sha256 as string)) fail(`${at} ("${name}"): its sha256 is another entry's too`);
+      const covers =
+        datasets === "*"
+          ? "*"
+          : Array.isArray(datasets) && datasets.length > 0 && datasets.every((d) => typeof d === "string")
+            ? Object.freeze([...(datasets as string[])])
+            : fail(`${at} ("${name}"): "datasets" must be "*" or a non-empty array of dataset names`);
+      names.add(name as string);
+      byHash.set(sha256 as string, Object.freeze({ name: name as string, datasets: covers }));
+    }
+    return new AccessTokens(byHash);
+  }
+
+  /** How many tokens the file holds. */
+  get size(): number {
+    return this.#byHash.size;
+  }
+
+  /**
+   * The token named by `authorization` (an `Authorization` header), when it covers `dataset` (any
+   * dataset when undefined). Throws an {@link HttpError}: 401 (with `WWW-Authenticate`) for no
+   * bearer token or an unknown one, 403 for a token that does not cover the dataset.
+   */
+  authorize(authorization: string | string[] | undefined, dataset?: string): AccessToken {
+    const header = Array.isArray(authorization) ? authorization[0] : authorization;
+    const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match === null) {
+      throw unauthenticated("this endpoint needs an access token: send Authorization: Bearer <token>");
+    }
+    const token = this.#byHash.get(accessTokenHash(match[1]!));
+    if (token === undefined)
+      throw unauthenticated("the access token is not known here (revoked, or mistyped)");
+    if (dataset !== undefined && token.datasets !== "*" && !token.datasets.includes(dataset)) {
+      throw new HttpError(
+        403,
+        AuthErrorCode.Forbidden,
+        `token "${token.name}" does not cover dataset "${dataset}" (it covers ${token.datasets.join(", ")})`,
+      );
+    }
+    return token;
+  }
+}
+
+function unauthenticated(message: string): HttpError {
+  return new HttpError(401, AuthErrorCode.Unauthenticated, message, {
+    headers: { "www-authenticate": 'Bearer realm="inlet"' },
+  });
+}

@@ -16,6 +16,7 @@ export const queryEnv = commonEnv.extend({
     .optional(),
   INLET_QUERY_THREADS: positiveInt(undefined, 1024).optional(),
   INLET_QUERY_TEMP_DIR: z.string().optional(),
+  INLET_QUERY_TOKENS_FILE: text().optional(),
 });
 
 /** The parsed {@link queryEnv}. */

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SqlEngine } from "@inlet/lake";
-import { createServiceHttp, type ServiceHttp } from "@inlet/runtime";
+import { AccessTokens, createServiceHttp, type Route, type ServiceHttp } from "@inlet/runtime";
 import { type Logger, type Meter, type Tracer, trace } from "@inlet/telemetry";
 import type { QueryConfig } from "./config.js";
 import { consoleRoutes } from "./console/console-routes.js";
@@ -59,16 +59,30 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
         eventTimeFields: await readEventTimeFields(config.INLET_CONFIG_DIR, logger),
       });
       try {
+        const tokensFile = config.INLET_QUERY_TOKENS_FILE;
+        const tokens = tokensFile === undefined ? undefined : await AccessTokens.load(tokensFile);
+        if (tokens === undefined) {
+          logger.warn(
+            "the query API is open to anyone who reaches it: set INLET_QUERY_TOKENS_FILE to require tokens",
+          );
+        } else {
+          logger.info(
+            { tokensFile, tokens: tokens.size },
+            'the query API requires an access token covering "*"',
+          );
+        }
+        const api = queryRoutes({
+          engine,
+          logger,
+          tracer: deps.tracer ?? trace.getTracer("inlet-query"),
+          metrics: deps.meter === undefined ? undefined : createQueryMetrics(deps.meter),
+        });
         http = await createServiceHttp({
           port: config.INLET_QUERY_PORT,
           host: config.INLET_QUERY_HOST,
+          // The console's page and script hold no data: only the API they call needs a token.
           routes: [
-            ...queryRoutes({
-              engine,
-              logger,
-              tracer: deps.tracer ?? trace.getTracer("inlet-query"),
-              metrics: deps.meter === undefined ? undefined : createQueryMetrics(deps.meter),
-            }),
+            ...(tokens === undefined ? api : api.map((route) => guarded(route, tokens))),
             ...consoleRoutes(),
           ],
           ready: () => !stopping && engine !== undefined,
@@ -86,6 +100,23 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
       stopping = true;
       await http?.close();
       await engine?.close();
+    },
+  };
+}
+
+// `route`, answering 401 or 403 before its handler runs unless the request's token covers every
+// dataset: any SQL may read any of them.
+function guarded(route: Route, tokens: AccessTokens): Route {
+  return {
+    ...route,
+    handler: (req, res, params) => {
+      try {
+        tokens.authorize(req.headers.authorization, "*");
+      } catch (error) {
+        req.resume();
+        throw error;
+      }
+      return route.handler(req, res, params);
     },
   };
 }

@@ -28,10 +28,11 @@ commands:
       --version <ds=n>   read a dataset at an older table version (repeatable)
   query "<select>"     run one SELECT on the query service
       --url <url>        the service (default $INLET_QUERY_URL, else ${DEFAULT_QUERY_URL})
+      --token <token>    an access token, when the service requires one (default $INLET_QUERY_TOKEN)
       --format <f>       table (default), json, ndjson or csv
       --version <ds=n>   read a dataset at an older table version (repeatable)
   datasets             list datasets: version, files, rows, size, freshness
-      --url <url>        ask the query service (the default)
+      --url <url>        ask the query service (the default; --token as for query)
       --lake <dir>       or read a lake directory directly
       --format <f>       table (default) or json
 
@@ -125,6 +126,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number | un
   // An empty variable counts as unset, as in the services' configuration.
   const lakeDir = values.lake ?? (io.env.INLET_LAKE_DIR || "lake");
   const url = values.url ?? (io.env.INLET_QUERY_URL || DEFAULT_QUERY_URL);
+  const token = values.token ?? (io.env.INLET_QUERY_TOKEN || undefined);
   if (command === "dlq") return dlq(positionals, values, format, io);
   if (command === "token") {
     if (positionals.length !== 1 || positionals[0] !== "new") {
@@ -194,13 +196,24 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number | un
       return;
     case "query":
       await runQuery(
-        { url, sql: await sqlText(positionals, io), format, versions: parseVersions(values.version) },
+        {
+          url,
+          sql: await sqlText(positionals, io),
+          format,
+          versions: parseVersions(values.version),
+          ...(token === undefined ? {} : { token }),
+        },
         io,
       );
       return;
     default:
       if (positionals.length > 0) throw new CliError(CliErrorCode.Usage, "datasets takes no arguments");
-      await runDatasets(values.lake !== undefined ? { lakeDir: values.lake, format } : { url, format }, io);
+      await runDatasets(
+        values.lake !== undefined
+          ? { lakeDir: values.lake, format }
+          : { url, format, ...(token === undefined ? {} : { token }) },
+        io,
+      );
   }
 }
 
@@ -230,6 +243,7 @@ function parse(args: string[]) {
         keep: { type: "boolean" },
         name: { type: "string" },
         datasets: { type: "string" },
+        token: { type: "string" },
         // Advanced: streams and subjects under a prefix (tests, a shared server).
         prefix: { type: "string" },
         help: { type: "boolean", short: "h" },

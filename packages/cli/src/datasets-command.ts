@@ -1,6 +1,6 @@
 import type { SqlDataset } from "@inlet/lake";
 import { type CliIo, write } from "./cli-io.js";
-import { request } from "./http-client.js";
+import { bearer, request } from "./http-client.js";
 import { OutputFormat } from "./output-format.js";
 import { openEngine } from "./sql-command.js";
 import { renderTable } from "./table.js";
@@ -10,6 +10,8 @@ export interface DatasetsCommandOptions {
   url?: string;
   lakeDir?: string;
   format: OutputFormat;
+  /** An access token for a query service that requires one (`--token`, `INLET_QUERY_TOKEN`). */
+  token?: string;
 }
 
 /** `inlet datasets`: every curated dataset with its version, size and freshness. */
@@ -24,7 +26,7 @@ export async function runDatasets(options: DatasetsCommandOptions, io: CliIo): P
     }
   } else {
     const url = new URL("/v1/datasets", options.url ?? "http://127.0.0.1:8082").href;
-    datasets = (await (await request(url)).json()) as SqlDataset[];
+    datasets = (await (await request(url, { headers: bearer(options.token) })).json()) as SqlDataset[];
   }
   if (options.format === OutputFormat.Json) {
     await write(io.stdout, `${JSON.stringify(datasets)}\n`);

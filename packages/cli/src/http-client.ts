@@ -2,6 +2,11 @@ import { CliError, CliErrorCode } from "./cli-error.js";
 
 const CONNECT_HINT = "is the query service running? (set --url or INLET_QUERY_URL)";
 
+/** The `Authorization` header for `token`, or none. */
+export function bearer(token: string | undefined): Record<string, string> {
+  return token === undefined ? {} : { authorization: `Bearer ${token}` };
+}
+
 /**
  * Sends a request to the query service; a non-2xx answer becomes a {@link CliError} carrying the
  * service's own message (`{ "error": { "code", "message" } }`).
@@ -18,6 +23,13 @@ export async function request(url: string, init: RequestInit = {}): Promise<Resp
     });
   }
   if (response.ok) return response;
+  if (response.status === 401) {
+    await response.body?.cancel();
+    throw new CliError(
+      CliErrorCode.Failed,
+      `${url} needs an access token: set INLET_QUERY_TOKEN or pass --token (HTTP 401)`,
+    );
+  }
   const text = await response.text();
   let message = text;
   try {

@@ -1,5 +1,5 @@
 import { type CliIo, write } from "./cli-io.js";
-import { cellOf, parseJsonExact, request } from "./http-client.js";
+import { bearer, cellOf, parseJsonExact, request } from "./http-client.js";
 import { OutputFormat } from "./output-format.js";
 import { renderTable } from "./table.js";
 
@@ -10,6 +10,8 @@ export interface QueryCommandOptions {
   sql: string;
   format: OutputFormat;
   versions?: Record<string, number>;
+  /** An access token for a query service that requires one (`--token`, `INLET_QUERY_TOKEN`). */
+  token?: string;
 }
 
 interface JsonResult {
@@ -23,7 +25,7 @@ export async function runQuery(options: QueryCommandOptions, io: CliIo): Promise
   const table = options.format === OutputFormat.Table;
   const response = await request(new URL("/v1/query", options.url).href, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...bearer(options.token) },
     body: JSON.stringify({
       sql: options.sql,
       format: table ? OutputFormat.Json : options.format,

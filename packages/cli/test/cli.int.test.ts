@@ -1,6 +1,9 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { click, createTestLake, type TestLake } from "@inlet/lake/testing";
+import { newAccessToken } from "@inlet/runtime";
 import { freePort, type ManagedProcess, startProcess } from "@inlet/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inlet } from "./run-inlet.js";
@@ -120,7 +123,7 @@ describe("inlet", () => {
     const unknown = await inlet(["frobnicate"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'inlet: unknown command "frobnicate"; expected one of sql, query, datasets, history, compact, vacuum, checkpoint, dlq\nrun `inlet --help` for usage\n',
+      'inlet: unknown command "frobnicate"; expected one of sql, query, datasets, history, compact, vacuum, checkpoint, dlq, token\nrun `inlet --help` for usage\n',
     );
     const format = await inlet(["sql", "--lake", lake.dir, "--format", "xml", "SELECT 1"]);
     expect(format.code).toBe(2);
@@ -211,6 +214,62 @@ describe("inlet", () => {
       const run = await inlet(["query", "--url", `http://127.0.0.1:${await freePort()}`, "SELECT 1"]);
       expect(run.code).toBe(1);
       expect(run.stderr).toContain("is the query service running?");
+    });
+  });
+
+  describe("against a query service that requires a token", () => {
+    let service: ManagedProcess;
+    let dir: string;
+    const analyst = newAccessToken();
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), "inlet-tokens-"));
+      await writeFile(
+        join(dir, "tokens.json"),
+        JSON.stringify([{ name: "analyst", sha256: analyst.sha256, datasets: "*" }]),
+      );
+      const port = await freePort();
+      service = await startProcess("query", {
+        command: process.execPath,
+        args: [QUERY_SERVICE],
+        env: {
+          INLET_LAKE_DIR: lake.dir,
+          INLET_QUERY_PORT: String(port),
+          INLET_QUERY_HOST: "127.0.0.1",
+          INLET_LOG_LEVEL: "warn",
+          INLET_QUERY_TOKENS_FILE: join(dir, "tokens.json"),
+        },
+        readyUrl: `http://127.0.0.1:${port}/readyz`,
+      });
+      await service.waitReady();
+    });
+    afterAll(async () => {
+      await service?.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it("sends the token from --token or INLET_QUERY_TOKEN, and says how when it has none", async () => {
+      const url = service.url ?? "";
+      const without = await inlet(["query", "--url", url, "SELECT 1 AS one"]);
+      expect(without.code).toBe(1);
+      expect(without.stderr).toBe(
+        `inlet: ${url}/v1/query needs an access token: set INLET_QUERY_TOKEN or pass --token (HTTP 401)\n`,
+      );
+      const flag = await inlet([
+        "query",
+        "--url",
+        url,
+        "--token",
+        analyst.token,
+        "-f",
+        "csv",
+        "SELECT 1 AS one",
+      ]);
+      expect(flag.stdout).toBe("one\n1\n");
+      const env = await inlet(["datasets", "--url", url, "--format", "json"], {
+        env: { INLET_QUERY_TOKEN: analyst.token },
+      });
+      expect(JSON.parse(env.stdout)).toMatchObject([{ name: "clicks", rows: 4 }]);
     });
   });
 });

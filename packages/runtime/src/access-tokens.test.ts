@@ -55,6 +55,11 @@ describe("AccessTokens", () => {
       'token "pos-terminals" does not cover dataset "clicks" (it covers transactions, refunds)',
     );
     expect(forbidden.message).not.toContain(pos.token);
+    const everything = refusal(() => tokens.authorize(`Bearer ${pos.token}`, "*"));
+    expect(everything.message).toBe(
+      'token "pos-terminals" does not cover every dataset ("*"), as this endpoint needs (it covers transactions, refunds)',
+    );
+    expect(tokens.authorize(`Bearer ${admin.token}`, "*").name).toBe("admin");
   });
 
   it("refuses a file it cannot trust, naming the file, the entry and the problem", () => {

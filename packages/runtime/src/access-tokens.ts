@@ -107,9 +107,10 @@ export class AccessTokens {
   }
 
   /**
-   * The token named by `authorization` (an `Authorization` header), when it covers `dataset` (any
-   * dataset when undefined). Throws an {@link HttpError}: 401 (with `WWW-Authenticate`) for no
-   * bearer token or an unknown one, 403 for a token that does not cover the dataset.
+   * The token named by `authorization` (an `Authorization` header), when it covers `dataset`: a
+   * dataset's name, `"*"` for every dataset (a token of `"datasets": "*"`), or undefined for any.
+   * Throws an {@link HttpError}: 401 (with `WWW-Authenticate`) for no bearer token or an unknown
+   * one, 403 for a token that does not cover the dataset.
    */
   authorize(authorization: string | string[] | undefined, dataset?: string): AccessToken {
     const header = Array.isArray(authorization) ? authorization[0] : authorization;
@@ -121,10 +122,11 @@ export class AccessTokens {
     if (token === undefined)
       throw unauthenticated("the access token is not known here (revoked, or mistyped)");
     if (dataset !== undefined && token.datasets !== "*" && !token.datasets.includes(dataset)) {
+      const what = dataset === "*" ? 'every dataset ("*"), as this endpoint needs' : `dataset "${dataset}"`;
       throw new HttpError(
         403,
         AuthErrorCode.Forbidden,
-        `token "${token.name}" does not cover dataset "${dataset}" (it covers ${token.datasets.join(", ")})`,
+        `token "${token.name}" does not cover ${what} (it covers ${token.datasets.join(", ")})`,
       );
     }
     return token;

@@ -25,6 +25,11 @@ interface ConsoleDocument {
   getElementById(id: string): ConsoleElement | null;
 }
 
+interface ConsoleStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
 /** A dataset as `GET /v1/datasets` lists it (the fields the console shows). */
 export interface ConsoleDataset {
   name: string;
@@ -203,12 +208,35 @@ export function startConsole(): () => void {
   const history: Record<string, number[]> = {};
   let hasDeadLetters = false;
 
+  // With INLET_QUERY_TOKENS_FILE the API wants a bearer token: asked for once, kept for the tab.
+  const session = (globalThis as unknown as { sessionStorage: ConsoleStorage }).sessionStorage;
+  const ask = (message: string) =>
+    (globalThis as unknown as { prompt(message: string): string | null }).prompt(message);
+  let declined = false;
+
   async function call(path: string, body?: unknown): Promise<unknown> {
-    const response = await fetch(path, {
-      method: body === undefined ? "GET" : "POST",
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const send = () => {
+      const token = session.getItem("inlet-token");
+      return fetch(path, {
+        method: body === undefined ? "GET" : "POST",
+        headers: {
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    };
+    let response = await send();
+    if (response.status === 401 && !declined) {
+      const token = ask("This Inlet query service needs an access token (inlet token new):")?.trim();
+      if (token) {
+        session.setItem("inlet-token", token);
+        response = await send();
+      } else {
+        // Not asked again by the polls, only when a statement is run.
+        declined = true;
+      }
+    }
     const answer = (await response.json()) as { error?: { code: string; message: string } };
     if (!response.ok) {
       const error = answer.error ?? { code: String(response.status), message: response.statusText };
@@ -250,6 +278,7 @@ export function startConsole(): () => void {
   async function run(statement: string, target: string): Promise<void> {
     const out = byId(target);
     out.innerHTML = '<p class="muted">running…</p>';
+    declined = false;
     try {
       out.innerHTML = renderResult((await call("/v1/query", { sql: statement })) as ConsoleResult);
     } catch (error) {

@@ -12,7 +12,7 @@ import {
   streamName,
   streamSpecs,
 } from "@inlet/bus";
-import { AccessTokens, createServiceHttp, type ServiceHttp } from "@inlet/runtime";
+import { createServiceHttp, loadAccessTokens, type ServiceHttp } from "@inlet/runtime";
 import { loadDatasets, registerDatasets, SchemaRegistry } from "@inlet/schema";
 import type { Logger, Meter, Tracer } from "@inlet/telemetry";
 import { createCollectorMetrics } from "./collector-metrics.js";
@@ -181,18 +181,11 @@ export function createCollector(deps: CollectorDeps): Collector {
         logger,
       });
 
-      const tokensFile = config.INLET_COLLECTOR_TOKENS_FILE;
-      const tokens = tokensFile === undefined ? undefined : await AccessTokens.load(tokensFile);
-      if (tokens === undefined) {
-        logger.warn(
-          "HTTP ingest is open to anyone who reaches it: set INLET_COLLECTOR_TOKENS_FILE to require tokens",
-        );
-      } else {
-        logger.info(
-          { tokensFile, tokens: tokens.size },
-          "HTTP ingest requires an access token covering the dataset",
-        );
-      }
+      const tokens = await loadAccessTokens(config.INLET_COLLECTOR_TOKENS_FILE, {
+        variable: "INLET_COLLECTOR_TOKENS_FILE",
+        endpoint: "HTTP ingest",
+        logger,
+      });
       http = await createServiceHttp({
         port: config.INLET_COLLECTOR_PORT,
         routes: [

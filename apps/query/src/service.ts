@@ -1,7 +1,13 @@
 import { mkdir } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SqlEngine } from "@inlet/lake";
-import { AccessTokens, createServiceHttp, type Route, type ServiceHttp } from "@inlet/runtime";
+import {
+  type AccessTokens,
+  createServiceHttp,
+  loadAccessTokens,
+  type Route,
+  type ServiceHttp,
+} from "@inlet/runtime";
 import { type Logger, type Meter, type Tracer, trace } from "@inlet/telemetry";
 import type { QueryConfig } from "./config.js";
 import { consoleRoutes } from "./console/console-routes.js";
@@ -59,18 +65,11 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
         eventTimeFields: await readEventTimeFields(config.INLET_CONFIG_DIR, logger),
       });
       try {
-        const tokensFile = config.INLET_QUERY_TOKENS_FILE;
-        const tokens = tokensFile === undefined ? undefined : await AccessTokens.load(tokensFile);
-        if (tokens === undefined) {
-          logger.warn(
-            "the query API is open to anyone who reaches it: set INLET_QUERY_TOKENS_FILE to require tokens",
-          );
-        } else {
-          logger.info(
-            { tokensFile, tokens: tokens.size },
-            'the query API requires an access token covering "*"',
-          );
-        }
+        const tokens = await loadAccessTokens(config.INLET_QUERY_TOKENS_FILE, {
+          variable: "INLET_QUERY_TOKENS_FILE",
+          endpoint: "the query API",
+          logger,
+        });
         const api = queryRoutes({
           engine,
           logger,

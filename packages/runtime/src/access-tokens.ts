@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import type { Logger } from "@inlet/telemetry";
 import { HttpError } from "./http-error.js";
 
 /** Error codes of a request the {@link AccessTokens} refuse. */
@@ -131,6 +132,24 @@ export class AccessTokens {
     }
     return token;
   }
+}
+
+/**
+ * A service's token file, read at start: the {@link AccessTokens} of `file` (logged, with how many),
+ * or undefined when `variable` is unset, logged as a warning that `endpoint` is open to anyone who
+ * reaches it.
+ */
+export async function loadAccessTokens(
+  file: string | undefined,
+  o: { variable: string; endpoint: string; logger: Logger },
+): Promise<AccessTokens | undefined> {
+  if (file === undefined) {
+    o.logger.warn(`${o.endpoint} is open to anyone who reaches it: set ${o.variable} to require tokens`);
+    return undefined;
+  }
+  const tokens = await AccessTokens.load(file);
+  o.logger.info({ tokensFile: file, tokens: tokens.size }, `${o.endpoint} requires an access token`);
+  return tokens;
 }
 
 function unauthenticated(message: string): HttpError {

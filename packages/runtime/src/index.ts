@@ -1,5 +1,11 @@
 export type { AccessToken } from "./access-tokens.js";
-export { AccessTokens, AuthErrorCode, accessTokenHash, newAccessToken } from "./access-tokens.js";
+export {
+  AccessTokens,
+  AuthErrorCode,
+  accessTokenHash,
+  loadAccessTokens,
+  newAccessToken,
+} from "./access-tokens.js";
 export type { HttpErrorOptions } from "./http-error.js";
 export { HttpError, HttpErrorCode } from "./http-error.js";
 export type { ErrorBody } from "./json-response.js";

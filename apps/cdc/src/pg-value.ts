@@ -3,6 +3,8 @@
 // with DateStyle ISO and TimeZone UTC), so one conversion serves both, at PostgreSQL's precision
 // (microseconds, all 64 bits of a bigint checked) rather than what a JS driver's parsers keep.
 
+import { MAX_DECIMAL_PRECISION } from "@inlet/schema";
+
 /** Type oids of PostgreSQL's built-in types this source maps to something other than text. */
 export const PgType = {
   Bool: 16,
@@ -18,9 +20,6 @@ export const PgType = {
   Timestamptz: 1184,
   Numeric: 1700,
 } as const;
-
-/** The largest precision a decimal keeps (Parquet's and DuckDB's 128-bit decimals). */
-const MAX_DECIMAL_PRECISION = 38;
 
 /**
  * The precision and scale of a `numeric(p,s)` column's type modifier, when an Avro decimal can hold

@@ -1,4 +1,4 @@
-import { type AccessTokens, HttpError, type Route, readBody, sendJson } from "@inlet/runtime";
+import { HttpError, type Route, readBody, sendJson, type TokenCheck } from "@inlet/runtime";
 import type { CollectorMetrics } from "./collector-metrics.js";
 import type { InflightLimiter } from "./inflight.js";
 import { type Ingestor, Transport } from "./ingest.js";
@@ -13,7 +13,7 @@ export interface HttpIngressDeps {
   /** Retry-After on a 503, in seconds. */
   retryAfterSeconds: number;
   /** The access tokens a request must name one of, covering its dataset; none: the ingress is open. */
-  tokens?: AccessTokens;
+  tokens?: TokenCheck;
 }
 
 /**

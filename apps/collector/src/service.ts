@@ -12,7 +12,7 @@ import {
   streamName,
   streamSpecs,
 } from "@inlet/bus";
-import { createServiceHttp, loadAccessTokens, type ServiceHttp } from "@inlet/runtime";
+import { type AccessTokenFile, createServiceHttp, loadAccessTokens, type ServiceHttp } from "@inlet/runtime";
 import { loadDatasets, registerDatasets, SchemaRegistry } from "@inlet/schema";
 import type { Logger, Meter, Tracer } from "@inlet/telemetry";
 import { createCollectorMetrics } from "./collector-metrics.js";
@@ -79,6 +79,7 @@ export function createCollector(deps: CollectorDeps): Collector {
   let natsIngress: NatsIngress | undefined;
   let pubsub: PubSub | undefined;
   let pubsubIngress: PubSubIngress | undefined;
+  let tokens: AccessTokenFile | undefined;
   let connected = false;
   let stopping = false;
 
@@ -181,7 +182,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         logger,
       });
 
-      const tokens = await loadAccessTokens(config.INLET_COLLECTOR_TOKENS_FILE, {
+      tokens = await loadAccessTokens(config.INLET_COLLECTOR_TOKENS_FILE, {
         variable: "INLET_COLLECTOR_TOKENS_FILE",
         endpoint: "HTTP ingest",
         logger,
@@ -240,6 +241,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       await Promise.all([natsIngress?.stop(), http?.close(), pubsubIngress?.stop()]);
       await pubsub?.close();
       interest?.stop();
+      tokens?.close();
       metrics.close();
       await schemas?.close();
       await bus?.close();

@@ -2,11 +2,12 @@ import { mkdir } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SqlEngine } from "@inlet/lake";
 import {
-  type AccessTokens,
+  type AccessTokenFile,
   createServiceHttp,
   loadAccessTokens,
   type Route,
   type ServiceHttp,
+  type TokenCheck,
 } from "@inlet/runtime";
 import { type Logger, type Meter, type Tracer, trace } from "@inlet/telemetry";
 import type { QueryConfig } from "./config.js";
@@ -42,6 +43,7 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
   const { config, logger } = deps;
   let engine: SqlEngine | undefined;
   let http: ServiceHttp | undefined;
+  let tokens: AccessTokenFile | undefined;
   let stopping = false;
 
   return {
@@ -65,11 +67,12 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
         eventTimeFields: await readEventTimeFields(config.INLET_CONFIG_DIR, logger),
       });
       try {
-        const tokens = await loadAccessTokens(config.INLET_QUERY_TOKENS_FILE, {
+        const check = await loadAccessTokens(config.INLET_QUERY_TOKENS_FILE, {
           variable: "INLET_QUERY_TOKENS_FILE",
           endpoint: "the query API",
           logger,
         });
+        tokens = check;
         const api = queryRoutes({
           engine,
           logger,
@@ -81,7 +84,7 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
           host: config.INLET_QUERY_HOST,
           // The console's page and script hold no data: only the API they call needs a token.
           routes: [
-            ...(tokens === undefined ? api : api.map((route) => guarded(route, tokens))),
+            ...(check === undefined ? api : api.map((route) => guarded(route, check))),
             ...consoleRoutes(),
           ],
           ready: () => !stopping && engine !== undefined,
@@ -89,6 +92,7 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
           logger,
         });
       } catch (error) {
+        tokens?.close();
         await engine.close();
         throw error;
       }
@@ -98,6 +102,7 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
     async stop() {
       stopping = true;
       await http?.close();
+      tokens?.close();
       await engine?.close();
     },
   };
@@ -105,7 +110,7 @@ export function createQueryService(deps: QueryServiceDeps): QueryService {
 
 // `route`, answering 401 or 403 before its handler runs unless the request's token covers every
 // dataset: any SQL may read any of them.
-function guarded(route: Route, tokens: AccessTokens): Route {
+function guarded(route: Route, tokens: TokenCheck): Route {
   return {
     ...route,
     handler: (req, res, params) => {

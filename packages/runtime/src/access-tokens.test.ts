@@ -1,8 +1,16 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Logger } from "@inlet/telemetry";
+import { waitFor } from "@inlet/testing";
 import { describe, expect, it } from "vitest";
-import { AccessTokens, AuthErrorCode, accessTokenHash, newAccessToken } from "./access-tokens.js";
+import {
+  AccessTokenFile,
+  AccessTokens,
+  AuthErrorCode,
+  accessTokenHash,
+  newAccessToken,
+} from "./access-tokens.js";
 import { HttpError } from "./http-error.js";
 
 const pos = newAccessToken();
@@ -99,6 +107,39 @@ describe("AccessTokens", () => {
         `token file ${join(dir, "missing.json")}: ENOENT`,
       );
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("AccessTokenFile", () => {
+  it("reads the file again when it changes: a revoked token is refused, a broken file keeps the last", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "inlet-tokens-"));
+    const path = join(dir, "tokens.json");
+    const logged: string[] = [];
+    const logger = {
+      info: (_: unknown, message: string) => logged.push(`info: ${message}`),
+      error: (_: unknown, message: string) => logged.push(`error: ${message}`),
+    } as unknown as Logger;
+    await writeFile(path, file);
+    const tokens = await AccessTokenFile.open(path, { logger, intervalMs: 20 });
+    try {
+      expect(tokens.authorize(`Bearer ${pos.token}`, "transactions").name).toBe("pos-terminals");
+      // pos-terminals revoked: within moments its token is refused, the other still taken.
+      await writeFile(path, JSON.stringify([{ name: "admin", sha256: admin.sha256, datasets: "*" }]));
+      await waitFor(() => tokens.size === 1, { timeoutMs: 5_000, message: "the file read again" });
+      expect(refusal(() => tokens.authorize(`Bearer ${pos.token}`, "transactions")).status).toBe(401);
+      expect(tokens.authorize(`Bearer ${admin.token}`, "clicks").name).toBe("admin");
+      // A broken file is reported and changes nothing.
+      await writeFile(path, "[{");
+      await waitFor(() => logged.some((l) => l.startsWith("error:")), { timeoutMs: 5_000 });
+      expect(tokens.authorize(`Bearer ${admin.token}`, "clicks").name).toBe("admin");
+      expect(logged).toEqual([
+        "info: token file read again",
+        "error: token file changed but cannot be used: the tokens before it stay in force",
+      ]);
+    } finally {
+      tokens.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

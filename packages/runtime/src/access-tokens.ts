@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import type { Logger } from "@inlet/telemetry";
 import { HttpError } from "./http-error.js";
 
@@ -134,20 +134,111 @@ export class AccessTokens {
   }
 }
 
+/** What checks a request's token: {@link AccessTokens}, or an {@link AccessTokenFile} kept current. */
+export type TokenCheck = Pick<AccessTokens, "authorize">;
+
+/** Options of {@link AccessTokenFile.open}. */
+export interface AccessTokenFileOptions {
+  logger: Logger;
+  /** How often the file is looked at for a change (default 5 s). */
+  intervalMs?: number;
+}
+
 /**
- * A service's token file, read at start: the {@link AccessTokens} of `file` (logged, with how many),
- * or undefined when `variable` is unset, logged as a warning that `endpoint` is open to anyone who
- * reaches it.
+ * A token file read at start and again whenever it changes (its modification time, size or inode,
+ * looked at every few seconds: a Kubernetes Secret's update swaps the file), so a token added or
+ * revoked takes effect without a restart. A changed file that cannot be read or trusted is logged
+ * and the tokens before it stay in force.
+ */
+export class AccessTokenFile implements TokenCheck {
+  readonly #path: string;
+  readonly #logger: Logger;
+  #tokens: AccessTokens;
+  #stamp: string;
+  #timer: NodeJS.Timeout | undefined;
+  #checking = false;
+
+  private constructor(path: string, tokens: AccessTokens, stamp: string, logger: Logger) {
+    this.#path = path;
+    this.#tokens = tokens;
+    this.#stamp = stamp;
+    this.#logger = logger;
+  }
+
+  /** Reads the file (throwing, naming it, when it cannot be read or trusted) and starts watching it. */
+  static async open(path: string, options: AccessTokenFileOptions): Promise<AccessTokenFile> {
+    const stamp = await stampOf(path);
+    const file = new AccessTokenFile(path, await AccessTokens.load(path), stamp, options.logger);
+    file.#timer = setInterval(() => void file.check(), options.intervalMs ?? 5_000);
+    file.#timer.unref();
+    return file;
+  }
+
+  /** How many tokens are in force. */
+  get size(): number {
+    return this.#tokens.size;
+  }
+
+  authorize(authorization: string | string[] | undefined, dataset?: string): AccessToken {
+    return this.#tokens.authorize(authorization, dataset);
+  }
+
+  /** Reads the file again if it changed since it was last read; the watch calls this. */
+  async check(): Promise<void> {
+    if (this.#checking) return;
+    this.#checking = true;
+    try {
+      const stamp = await stampOf(this.#path);
+      if (stamp === this.#stamp) return;
+      this.#stamp = stamp;
+      const before = this.#tokens.size;
+      this.#tokens = await AccessTokens.load(this.#path);
+      this.#logger.info(
+        { tokensFile: this.#path, before, tokens: this.#tokens.size },
+        "token file read again",
+      );
+    } catch (error) {
+      this.#logger.error(
+        { err: error, tokensFile: this.#path, tokens: this.#tokens.size },
+        "token file changed but cannot be used: the tokens before it stay in force",
+      );
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  /** Stops watching the file. */
+  close(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+async function stampOf(path: string): Promise<string> {
+  try {
+    const s = await stat(path);
+    return `${s.mtimeMs}:${s.size}:${s.ino}`;
+  } catch (error) {
+    throw new Error(`token file ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * A service's token file, read at start and kept current ({@link AccessTokenFile}), logged with how
+ * many tokens it holds; or undefined when `variable` is unset, logged as a warning that `endpoint`
+ * is open to anyone who reaches it.
  */
 export async function loadAccessTokens(
   file: string | undefined,
-  o: { variable: string; endpoint: string; logger: Logger },
-): Promise<AccessTokens | undefined> {
+  o: { variable: string; endpoint: string; logger: Logger; intervalMs?: number },
+): Promise<AccessTokenFile | undefined> {
   if (file === undefined) {
     o.logger.warn(`${o.endpoint} is open to anyone who reaches it: set ${o.variable} to require tokens`);
     return undefined;
   }
-  const tokens = await AccessTokens.load(file);
+  const tokens = await AccessTokenFile.open(file, {
+    logger: o.logger,
+    ...(o.intervalMs === undefined ? {} : { intervalMs: o.intervalMs }),
+  });
   o.logger.info({ tokensFile: file, tokens: tokens.size }, `${o.endpoint} requires an access token`);
   return tokens;
 }

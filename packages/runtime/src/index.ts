@@ -1,5 +1,6 @@
-export type { AccessToken } from "./access-tokens.js";
+export type { AccessToken, AccessTokenFileOptions, TokenCheck } from "./access-tokens.js";
 export {
+  AccessTokenFile,
   AccessTokens,
   AuthErrorCode,
   accessTokenHash,

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { AvroSchema } from "./avro-columns.js";
 import { compactTable } from "./compact-table.js";
-import { type CuratedRow, CuratedTable, type CuratedTableOptions } from "./curated-table.js";
+import { type CuratedRow, CuratedTable, type CuratedTableOptions, PartitionBy } from "./curated-table.js";
 import { commitDelta, type DeltaAddFile, readCommit, readDeltaSnapshot } from "./delta-log.js";
 import { ParquetWriter } from "./parquet-writer.js";
 import { SqlEngine } from "./sql-engine.js";
@@ -233,6 +233,34 @@ describe("compactTable", () => {
       expect(types.rows).toEqual([["BIGINT", "VARCHAR"]]);
       const countries = await engine.rows("SELECT count(country), count(*) FROM events");
       expect(countries.rows).toEqual([["2", "16"]]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it("keeps decimals exact and DECIMAL through a rewrite", async () => {
+    const ledger = {
+      type: "record",
+      name: "events",
+      fields: [
+        { name: "ts", type: { type: "long", logicalType: "timestamp-millis" } },
+        { name: "amount", type: { type: "bytes", logicalType: "decimal", precision: 38, scale: 4 } },
+      ],
+    } as AvroSchema;
+    const table = await open({ avroSchema: ledger, partitionBy: PartitionBy.None });
+    const amounts = ["1234567890123456789012345678901234.5678", "-0.0001", "0.1000"];
+    for (const [i, amount] of amounts.entries()) {
+      await table.append(
+        [{ event: { ts: DAY, amount }, eventId: `e${i}`, ingestedAt: DAY, traceId: "", schemaVersion: 1 }],
+        i + 1,
+      );
+    }
+    const result = await compactTable({ tableDir, writer });
+    expect(result).toMatchObject({ removed: 3, added: 1 });
+    const engine = await SqlEngine.create({ lakeDir });
+    try {
+      const back = await engine.rows("SELECT typeof(amount), amount::VARCHAR FROM events ORDER BY _event_id");
+      expect(back.rows).toEqual(amounts.map((a) => ["DECIMAL(38,4)", a]));
     } finally {
       await engine.close();
     }

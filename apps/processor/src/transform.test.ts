@@ -145,9 +145,24 @@ describe("transforms of decimal fields", () => {
     expect(run({ field: "fee", op: "default", value: "0" }, { fee: "3.00" })).toEqual({ fee: "3.00" });
   });
 
-  it("refuses arithmetic a double would make inexact, naming the field", () => {
-    expect(() => run({ field: "fee", op: "round", digits: 1 }, { fee: "1.00" })).toThrow(
-      /rule "round" on field "fee" \(decimal\(6,2\) or null\) needs a numeric field/,
+  it("rounds half away from zero and clamps, exactly, keeping the field's scale", () => {
+    expect(run({ field: "fee", op: "round", digits: 1 }, { fee: "12.35" })).toEqual({ fee: "12.40" });
+    expect(run({ field: "fee", op: "round", digits: 1 }, { fee: "-12.35" })).toEqual({ fee: "-12.40" });
+    expect(run({ field: "fee", op: "round", digits: 1 }, { fee: "12.34" })).toEqual({ fee: "12.30" });
+    expect(run({ field: "fee", op: "round", digits: 0 }, { fee: "-0.49" })).toEqual({ fee: "0.00" });
+    expect(run({ field: "fee", op: "round", digits: 5 }, { fee: "1.01" })).toEqual({ fee: "1.01" });
+    expect(run({ field: "fee", op: "round", digits: 0 }, { fee: null })).toEqual({ fee: null });
+    expect(run({ field: "fee", op: "clamp", min: 0, max: 99.5 }, { fee: "-0.01" })).toEqual({ fee: "0.00" });
+    expect(run({ field: "fee", op: "clamp", min: 0, max: 99.5 }, { fee: "99.51" })).toEqual({ fee: "99.50" });
+    expect(run({ field: "fee", op: "clamp", min: 0, max: 99.5 }, { fee: "12.34" })).toEqual({ fee: "12.34" });
+  });
+
+  it("refuses what would not be exact, naming the field", () => {
+    expect(() => run({ field: "fee", op: "scale", multiply: 1.1, add: 0 }, { fee: "1.00" })).toThrow(
+      /rule "scale" on field "fee" \(decimal\(6,2\) or null\) needs a numeric field/,
+    );
+    expect(() => run({ field: "fee", op: "clamp", min: 0, max: 0.005 }, { fee: "1.00" })).toThrow(
+      /rule "clamp" on field "fee" \(decimal\(6,2\) or null\) needs a value of type decimal\(6,2\) or null, got 0.005/,
     );
   });
 });

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { formatDecimal } from "@inlet/schema";
 import type { types } from "avsc";
 import type { EventRecord, Mutator } from "./event-record.js";
 import { FieldKind, type FieldShape, isNumeric } from "./field-shape.js";
@@ -31,6 +32,7 @@ export function compileTransform(transform: Transform, record: types.RecordType,
       };
     }
     case "round": {
+      if (field.kind === FieldKind.Decimal) return roundDecimal(name, field.scale!, transform.digits);
       requireNumeric(field, dataset, transform.op);
       const factor = 10 ** transform.digits;
       return (e) => {
@@ -39,8 +41,19 @@ export function compileTransform(transform: Transform, record: types.RecordType,
       };
     }
     case "clamp": {
-      requireNumeric(field, dataset, transform.op);
       const { min, max } = transform;
+      if (field.kind === FieldKind.Decimal) {
+        // Bounds the field holds exactly, compared and stored as its own text.
+        requireValid(field, min, dataset, transform.op);
+        requireValid(field, max, dataset, transform.op);
+        return clampDecimal(
+          name,
+          field.scale!,
+          storedValue(field, min) as string,
+          storedValue(field, max) as string,
+        );
+      }
+      requireNumeric(field, dataset, transform.op);
       if (field.kind === FieldKind.Integer && !(Number.isInteger(min) && Number.isInteger(max))) {
         throw mismatch(dataset, field, transform.op, "integer bounds", [min, max]);
       }
@@ -119,6 +132,36 @@ export function round(value: number, factor: number): number {
   if (!Number.isFinite(value)) return value;
   const rounded = Math.round(Math.abs(value) * factor * (1 + Number.EPSILON)) / factor;
   return value < 0 && rounded !== 0 ? -rounded : rounded;
+}
+
+// A decimal's text at its scale as its unscaled integer: "-12.50" at scale 2 is -1250n.
+const unscaled = (text: string) => BigInt(text.replace(".", ""));
+
+// Rounds a decimal field's values to `digits` after the point, half away from zero, exactly; the
+// result keeps the field's scale ("12.35" rounded to 1 digit is "12.40").
+function roundDecimal(name: string, scale: number, digits: number): Mutator {
+  if (digits >= scale) return () => {};
+  const step = 10n ** BigInt(scale - digits);
+  return (e) => {
+    const v = e[name];
+    if (typeof v !== "string") return;
+    const n = unscaled(v);
+    const magnitude = ((n < 0n ? -n : n) + step / 2n) / step;
+    e[name] = formatDecimal((n < 0n ? -magnitude : magnitude) * step, scale);
+  };
+}
+
+// Limits a decimal field's values to [min, max] (both its own text), exactly.
+function clampDecimal(name: string, scale: number, min: string, max: string): Mutator {
+  const low = unscaled(min);
+  const high = unscaled(max);
+  return (e) => {
+    const v = e[name];
+    if (typeof v !== "string") return;
+    const n = unscaled(v);
+    if (n < low) e[name] = formatDecimal(low, scale);
+    else if (n > high) e[name] = formatDecimal(high, scale);
+  };
 }
 
 function requireNumeric(field: FieldShape, dataset: string, op: string): void {
